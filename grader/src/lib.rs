@@ -1,0 +1,16 @@
+//! `lab`: grades the SRE course's Docker lab against the learner's real engine.
+//!
+//! The binary (`main.rs`) is a single call into [`cli::main`]; everything else is here so tests
+//! and tools can use it. See ARCHITECTURE.md for the map.
+
+pub mod checks;
+pub mod cleanup;
+pub mod cli;
+pub mod dockerfile;
+pub mod engine;
+pub mod exit;
+pub mod http;
+pub mod lab;
+pub mod reference;
+pub mod registry;
+pub mod report;

@@ -1,0 +1,180 @@
+//! Kind `container`: the learner ran the image detached, with the app's port published.
+//!
+//! What it checks: a container created from the image *by id* (so one running an older build
+//! is told apart), not one of Compose's or the grader's, started detached (`-d`), with container
+//! port 5000/tcp published on host port 5000 (`-p 5000:5000`), and answering HTTP on that port
+//! as the app does. A container stopped because the compose step now holds port 5000 is fine.
+//! When host port 5000 is taken by something else on the machine (macOS's AirPlay receiver
+//! listens there), the learner's other port is accepted, with a note.
+//!
+//! Why: `-p` is the step learners get wrong most (`-p 5000`, `-p 8080:5000`, none), followed by
+//! running in the foreground and stopping it with Ctrl-C, and running an image built before
+//! their last change.
+
+use std::time::Duration;
+
+use super::image::short_id;
+use super::probe::diagnose;
+use super::{engine_error, Ctx};
+use crate::engine::{Container, ContainerSummary, PROBE_LABEL};
+use crate::http::{host_port_taken, matches_expectation, probe};
+use crate::lab::HttpExpect;
+use crate::report::CheckResult;
+
+/// This module's documentation, for `lab kinds` and the book.
+pub const DOC: &str = "A container from the current image (by id) was started detached with container port 5000 published on host port 5000, and answers HTTP as the app does. A container stopped because Compose holds port 5000 is fine; another host port is accepted when 5000 is taken by something else.";
+
+const COMPOSE_PROJECT: &str = "com.docker.compose.project";
+
+fn is_compose(c: &ContainerSummary) -> bool {
+    c.labels.contains_key(COMPOSE_PROJECT)
+}
+
+/// Grade the learner's own `docker run`.
+pub async fn check(ctx: &Ctx, step: &str, image: &str, port: u16, host_port: u16, http: &HttpExpect) -> Vec<CheckResult> {
+    let id = format!("{step}.container");
+    let engine = match ctx.engine(&id) {
+        Ok(e) => e.clone(),
+        Err(r) => return vec![r],
+    };
+    let app = match ctx.image(&id, image).await {
+        Err(r) => return vec![r],
+        Ok(None) => {
+            return vec![CheckResult::skip(&id, format!("there is no image {image} to run yet")).hint("do the build step first")]
+        }
+        Ok(Some(i)) => i,
+    };
+    let all = match engine.containers().await {
+        Ok(l) => l,
+        Err(e) => return vec![engine_error(&id, &e)],
+    };
+    let repo = super::image::repo_of(image);
+    let mine: Vec<&ContainerSummary> = all
+        .iter()
+        .filter(|c| !c.labels.contains_key(PROBE_LABEL) && !is_compose(c))
+        .filter(|c| c.image_id == app.id || c.image == repo || c.image == image)
+        .collect();
+    let compose_holds_port = all.iter().any(|c| is_compose(c) && c.state == "running");
+    let run_cmd = format!("docker run -d -p {host_port}:{port} {repo}");
+
+    // Prefer a running container from the current image, then any from it, then older builds.
+    let pick = mine
+        .iter()
+        .find(|c| c.image_id == app.id && c.state == "running")
+        .or_else(|| mine.iter().find(|c| c.image_id == app.id))
+        .or_else(|| mine.iter().find(|c| c.state == "running"))
+        .or_else(|| mine.first());
+    let Some(summary) = pick else {
+        return vec![CheckResult::fail(&id, format!("no container was created from {image}"))
+            .expected(run_cmd.clone())
+            .hint(format!("start one in the background: `{run_cmd}`"))];
+    };
+    let c = match engine.container(&summary.id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return vec![CheckResult::error(&id, "the container disappeared while being checked").hint("run `lab check` again")],
+        Err(e) => return vec![engine_error(&id, &e)],
+    };
+    let name = c.name.clone();
+    let mut out = Vec::new();
+
+    if c.image_id != app.id {
+        return vec![CheckResult::fail(&id, format!("container {name} runs an older build of {repo} ({}), not the current image ({})", short_id(&c.image_id), short_id(&app.id)))
+            .hint(format!("replace it: `docker rm -f {name}` then `{run_cmd}`"))];
+    }
+
+    // Ports.
+    let published = c.host_port(port);
+    match published.as_deref() {
+        None => {
+            let other: Vec<String> = c.port_bindings.iter().map(|(k, v)| format!("{k} -> {}", v.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>().join(","))).collect();
+            let found = if other.is_empty() { "no published ports (no -p)".to_string() } else { format!("published: {}", other.join("; ")) };
+            out.push(CheckResult::fail(format!("{step}.ports"), format!("container {name} does not publish the app's port {port}/tcp, so nothing on the host reaches it"))
+                .expected(format!("-p {host_port}:{port} (host port first, then the container port)"))
+                .found(found)
+                .hint(format!("`docker rm -f {name}` then `{run_cmd}`")));
+        }
+        Some(p) if p == host_port.to_string() => out.push(CheckResult::pass(format!("{step}.ports"), format!("container port {port} is published on host port {host_port}"))),
+        Some(p) => {
+            let someone_else = host_port_taken(host_port)
+                && !all.iter().any(|x| x.state == "running" && x.id != c.id);
+            if someone_else {
+                out.push(CheckResult::warn(format!("{step}.ports"), format!("published on host port {p}, because port {host_port} is taken on this machine by another program (on macOS, the AirPlay receiver): accepted")));
+            } else {
+                out.push(CheckResult::fail(format!("{step}.ports"), format!("container port {port} is published on host port {p}, not {host_port}"))
+                    .expected(format!("-p {host_port}:{port}"))
+                    .found(format!("-p {p}:{port}"))
+                    .hint(format!("`docker rm -f {name}` then `{run_cmd}`")));
+            }
+        }
+    }
+
+    // State.
+    if c.restarting || c.restart_count > 0 && !c.running {
+        let log = engine.logs_tail(&c.id, 15).await.unwrap_or_default();
+        let mut r = CheckResult::fail(&id, format!("container {name} is crash-looping (restarted {} times, last exit {})", c.restart_count, c.exit_code));
+        if let Some((why, fix)) = diagnose(&log, c.exit_code) {
+            r = r.found(why).hint(fix);
+        }
+        out.push(r.detail(format!("last log lines:\n{log}")));
+        return out;
+    }
+    if !c.running {
+        if compose_holds_port && c.exit_code != 127 {
+            out.push(CheckResult::pass(&id, format!("container {name} was run detached and is stopped now: the compose service holds port {host_port}, as it should")));
+            return out;
+        }
+        if c.attached && c.status == "exited" {
+            out.push(CheckResult::fail(&id, format!("container {name} was started in the foreground (no -d) and has stopped (Ctrl-C or a closed terminal stops it)"))
+                .expected(run_cmd.clone())
+                .hint(format!("run it detached: `{run_cmd}`")));
+            return out;
+        }
+        out.push(stopped(&engine, &c, &id, &run_cmd).await);
+        return out;
+    }
+    if c.attached {
+        out.push(CheckResult::warn(format!("{step}.detached"), format!("container {name} runs in the foreground (no -d): it stops when that terminal closes")).hint(format!("use `{run_cmd}`")));
+    }
+    let Some(p) = published.and_then(|p| p.parse::<u16>().ok()) else {
+        return out;
+    };
+    let cid = c.id.clone();
+    let alive = || async { matches!(engine.container(&cid).await, Ok(Some(c)) if c.running) };
+    let result = probe("127.0.0.1", p, &http.path, Duration::from_secs(http.deadline_secs), alive).await;
+    match matches_expectation(http, &result.last) {
+        Ok(()) => out.push(CheckResult::pass(&id, format!("container {name} runs detached and http://localhost:{p}{} answers HTTP {}", http.path, http.status))),
+        Err(how) => {
+            let log = engine.logs_tail(&c.id, 15).await.unwrap_or_default();
+            let mut r = CheckResult::fail(&id, format!("container {name} is running but http://localhost:{p}{} does not answer as the app does", http.path))
+                .expected(format!("HTTP {}", http.status))
+                .found(how);
+            if let Some((why, fix)) = diagnose(&log, 0) {
+                r.message = format!("{}: {why}", r.message);
+                r = r.hint(fix);
+            } else {
+                r = r.hint(format!("`docker logs {name}` shows what the app says"));
+            }
+            out.push(r.detail(format!("last log lines:\n{log}")));
+        }
+    }
+    out
+}
+
+async fn stopped(engine: &std::sync::Arc<dyn crate::engine::Engine>, c: &Container, id: &str, run_cmd: &str) -> CheckResult {
+    let log = engine.logs_tail(&c.id, 15).await.unwrap_or_default();
+    let mut r = CheckResult::fail(id, format!("container {} is not running ({}, exit code {})", c.name, c.status, c.exit_code));
+    if c.oom_killed {
+        r = r.found("killed for using too much memory (OOMKilled)");
+    }
+    if c.error.contains("port is already allocated") || c.error.contains("address already in use") {
+        return r
+            .found(c.error.clone())
+            .hint("another container or program holds that host port: stop it (`docker ps`), or pick a free host port");
+    }
+    if let Some((why, fix)) = diagnose(&format!("{}\n{log}", c.error), c.exit_code) {
+        r = r.found(why).hint(fix);
+    } else {
+        r = r.hint(format!("start it again with `docker start {}`, or run a new one: `{run_cmd}`", c.name));
+    }
+    r.detail(format!("last log lines:\n{log}"))
+}

@@ -1,0 +1,398 @@
+//! Kind `dockerfile`: the workspace's `Dockerfile` says what the lesson asks, by meaning.
+//!
+//! What it checks: the base image; `WORKDIR`; the dependency file copied and installed with
+//! `pip install --no-cache-dir -r` *before* the rest of the code is copied; the code copied;
+//! the environment (`ENV` in either form, one instruction or several); `EXPOSE`; and a `CMD` in
+//! exec form that runs gunicorn bound to `0.0.0.0` on the app's port serving the app.
+//! Each finding carries its `line:column`, what was expected, what was found, and the fix.
+//!
+//! Why: each of these is a mistake learners make that Docker accepts silently and that shows up
+//! later as a container that exits, a port that answers nothing, or a cache that never hits.
+//! Good practice beyond the lesson (a `.dockerignore` that keeps `.git`, virtual environments and
+//! `__pycache__` out of the image) is reported as warnings that do not fail the step.
+
+use std::collections::BTreeMap;
+
+use super::Ctx;
+use crate::dockerfile::{self as df, CmdFact, Facts};
+use crate::lab::CheckSpec;
+use crate::report::CheckResult;
+
+/// This module's documentation, for `lab kinds` and the book.
+pub const DOC: &str = "The workspace's Dockerfile says what the lesson asks, by meaning: base image, WORKDIR, requirements installed with pip --no-cache-dir before the code is copied, the code copied, ENV (either form), EXPOSE, and an exec-form CMD running gunicorn on 0.0.0.0 serving the app. Each finding has its line:column, expected vs found, and the fix. A .dockerignore missing .git, virtual environments or __pycache__ is a warning.";
+
+/// Grade `dir/Dockerfile` against the lab's parameters.
+pub fn check(ctx: &Ctx, step: &str, spec: &CheckSpec) -> Vec<CheckResult> {
+    let CheckSpec::Dockerfile {
+        base_image,
+        workdir,
+        requirements,
+        env,
+        port,
+        cmd,
+        dockerignore,
+    } = spec
+    else {
+        unreachable!("dockerfile::check is only called for kind = \"dockerfile\"")
+    };
+    let id = |s: &str| format!("{step}.{s}");
+    let facts = match df::read(&ctx.dir) {
+        Err(e) => {
+            return vec![CheckResult::error(id("file"), format!("cannot read Dockerfile: {e}"))
+                .hint("check the file's permissions")]
+        }
+        Ok(None) => {
+            let mut r = CheckResult::fail(id("file"), "there is no Dockerfile in the workspace")
+                .expected(format!("{}/Dockerfile", ctx.dir.display()))
+                .hint("create a file named exactly `Dockerfile` (capital D, no extension) next to requirements.txt");
+            if let Some(other) = near_miss_name(&ctx.dir) {
+                r = r.found(other.clone()).hint(format!(
+                    "rename `{other}` to `Dockerfile`: docker build looks for that exact name"
+                ));
+            }
+            return vec![r];
+        }
+        Ok(Some(Err(e))) => {
+            return vec![CheckResult::fail(id("syntax"), format!("Docker cannot parse the Dockerfile: {}", e.message))
+                .at(format!("Dockerfile:{}", e.pos))
+                .hint("fix the instruction at that line; each line starts with an instruction (FROM, RUN, COPY, ...) followed by its arguments")]
+        }
+        Ok(Some(Ok(f))) => f,
+    };
+    let mut out = vec![CheckResult::pass(id("syntax"), "the Dockerfile parses")];
+    out.push(check_base(&facts, &id("base"), base_image));
+    out.push(check_workdir(&facts, &id("workdir"), workdir));
+    out.extend(check_requirements(&facts, &id("requirements"), requirements));
+    out.push(check_copy_code(&facts, &id("copy-code")));
+    out.extend(check_env(&facts, &id("env"), env));
+    out.push(check_expose(&facts, &id("expose"), *port));
+    out.push(check_cmd(&facts, &id("cmd"), cmd, *port));
+    out.extend(check_dockerignore(ctx, &id("dockerignore"), dockerignore));
+    out
+}
+
+fn near_miss_name(dir: &std::path::Path) -> Option<String> {
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let name = e.file_name().to_string_lossy().to_string();
+        let lower = name.to_lowercase();
+        (lower.starts_with("dockerfile") || lower == "docker-file").then_some(name)
+    })
+}
+
+fn at(p: df::Pos) -> String {
+    format!("Dockerfile:{p}")
+}
+
+fn check_base(f: &Facts, id: &str, want: &str) -> CheckResult {
+    let Some((image, pos)) = &f.from else {
+        return CheckResult::fail(id, "there is no FROM instruction")
+            .expected(format!("FROM {want}"))
+            .hint(format!("start the Dockerfile with `FROM {want}`"));
+    };
+    let normalized = image
+        .trim_start_matches("docker.io/")
+        .trim_start_matches("library/");
+    let without_digest = normalized.split('@').next().unwrap_or(normalized);
+    if without_digest == want {
+        return CheckResult::pass(id, format!("the image is built FROM {image}")).at(at(*pos));
+    }
+    let (name, tag) = without_digest
+        .rsplit_once(':')
+        .filter(|(_, t)| !t.contains('/'))
+        .unwrap_or((without_digest, "latest"));
+    let why = if name == want.split(':').next().unwrap_or("") {
+        if tag == "latest" {
+            "without a tag Docker uses `latest`, which changes whenever a new Python is released: builds stop being reproducible".to_string()
+        } else {
+            format!("`{tag}` is a different variant: the lesson uses the slim Python 3.9 image (smaller, and the version the app is tested on)")
+        }
+    } else {
+        format!("`{image}` is not the lesson's base image")
+    };
+    CheckResult::fail(id, format!("the base image is {image}: {why}"))
+        .at(at(*pos))
+        .expected(format!("FROM {want}"))
+        .found(format!("FROM {image}"))
+        .hint(format!("use `FROM {want}`"))
+}
+
+fn check_workdir(f: &Facts, id: &str, want: &str) -> CheckResult {
+    let Some((raw, pos, index)) = f.workdirs.last() else {
+        return CheckResult::fail(id, "there is no WORKDIR: files land in / and the app's paths do not match PYTHONPATH")
+            .expected(format!("WORKDIR {want}"))
+            .hint(format!("add `WORKDIR {want}` right after FROM"));
+    };
+    let effective = f.workdir().unwrap_or_default();
+    if effective != want {
+        let why = if !raw.starts_with('/') {
+            format!("`{raw}` is relative, so it is resolved against the previous working directory")
+        } else {
+            format!("the lesson's PYTHONPATH and paths assume {want}")
+        };
+        return CheckResult::fail(id, format!("the working directory is {effective}: {why}"))
+            .at(at(*pos))
+            .expected(format!("WORKDIR {want}"))
+            .found(format!("WORKDIR {raw}"))
+            .hint(format!("use the absolute path: `WORKDIR {want}`"));
+    }
+    if let Some(first_copy) = f.copies.first().filter(|c| c.index < *index) {
+        return CheckResult::fail(id, "a COPY comes before WORKDIR, so it copies into / rather than the app directory")
+            .at(at(first_copy.pos))
+            .expected(format!("WORKDIR {want} before any COPY"))
+            .hint("move WORKDIR up, right after FROM");
+    }
+    CheckResult::pass(id, format!("WORKDIR is {want}")).at(at(*pos))
+}
+
+fn is_pip_install(run: &str, requirements: &str) -> bool {
+    let words: Vec<&str> = run.split_whitespace().collect();
+    let has_pip = words
+        .windows(2)
+        .any(|w| (w[0].ends_with("pip") || w[0].ends_with("pip3") || w[0] == "pip") && w[1] == "install");
+    has_pip && run.contains(requirements)
+}
+
+fn check_requirements(f: &Facts, id: &str, requirements: &str) -> Vec<CheckResult> {
+    let copy_req = f
+        .copies
+        .iter()
+        .find(|c| c.sources.iter().any(|s| s.trim_start_matches("./") == requirements));
+    let code_copy = f.copies.iter().find(|c| copies_everything(&c.sources));
+    let install = f.runs.iter().find(|r| is_pip_install(&r.text, requirements));
+    let mut out = Vec::new();
+    let Some(install) = install else {
+        out.push(
+            CheckResult::fail(id, format!("no RUN installs the dependencies from {requirements}: gunicorn and flask will be missing from the image, and the container exits with \"executable file not found\""))
+                .expected(format!("RUN pip install --no-cache-dir -r {requirements}"))
+                .hint(format!("add `RUN pip install --no-cache-dir -r {requirements}` after copying {requirements}")),
+        );
+        return out;
+    };
+    match (copy_req, code_copy) {
+        (Some(c), _) if c.index < install.index => {}
+        (_, Some(code)) if code.index < install.index => {
+            out.push(
+                CheckResult::fail(id, format!("the whole project is copied before the dependencies are installed, so every code edit busts the layer cache and reinstalls every requirement"))
+                    .at(at(code.pos))
+                    .expected(format!("COPY {requirements} .  then  RUN pip install ...  then  COPY . ."))
+                    .found("COPY . .  before  RUN pip install")
+                    .hint(format!("copy {requirements} on its own first, install, and only then `COPY . .`")),
+            );
+            return out;
+        }
+        _ => {
+            out.push(
+                CheckResult::fail(id, format!("{requirements} is not copied into the image before pip reads it"))
+                    .at(at(install.pos))
+                    .expected(format!("COPY {requirements} .  before the RUN pip install"))
+                    .hint(format!("add `COPY {requirements} .` right before the install")),
+            );
+            return out;
+        }
+    }
+    if !install.text.contains("--no-cache-dir") {
+        out.push(
+            CheckResult::fail(id, "pip keeps its download cache in the image (/root/.cache/pip), making the layer larger for nothing")
+                .at(at(install.pos))
+                .expected(format!("RUN pip install --no-cache-dir -r {requirements}"))
+                .found(format!("RUN {}", install.text.trim()))
+                .hint("add --no-cache-dir to the pip install"),
+        );
+    } else {
+        out.push(
+            CheckResult::pass(id, format!("{requirements} is copied and installed (pip --no-cache-dir) before the code, so code edits keep the cache"))
+                .at(at(install.pos)),
+        );
+    }
+    out
+}
+
+fn copies_everything(sources: &[String]) -> bool {
+    sources.iter().any(|s| s == "." || s == "./")
+}
+
+fn check_copy_code(f: &Facts, id: &str) -> CheckResult {
+    match f.copies.iter().find(|c| copies_everything(&c.sources)) {
+        Some(c) => CheckResult::pass(id, format!("the code is copied ({} {})", c.sources.join(" "), c.dest)).at(at(c.pos)),
+        None => CheckResult::fail(id, "the application code is never copied into the image, so gunicorn cannot import src.main")
+            .expected("COPY . .")
+            .hint("after the pip install, add `COPY . .` to copy the project into the working directory"),
+    }
+}
+
+fn check_env(f: &Facts, id: &str, want: &BTreeMap<String, String>) -> Vec<CheckResult> {
+    let mut out = Vec::new();
+    let mut all_ok = true;
+    for (key, value) in want {
+        match f.env_value(key) {
+            None => {
+                all_ok = false;
+                let near = f.env.iter().find(|e| e.key.eq_ignore_ascii_case(key));
+                let mut r = CheckResult::fail(format!("{id}.{key}"), format!("{key} is not set"))
+                    .expected(format!("ENV {key}={value}"))
+                    .hint(format!("add `ENV {key}={value}`"));
+                if let Some(n) = near {
+                    r = r.at(at(n.pos)).found(format!("{}={}", n.key, n.value)).hint(format!(
+                        "environment variable names are case-sensitive: write `{key}`"
+                    ));
+                }
+                out.push(r);
+            }
+            Some(e) if &e.value != value => {
+                all_ok = false;
+                out.push(
+                    CheckResult::fail(format!("{id}.{key}"), format!("{key} is {:?}, not {value:?}", e.value))
+                        .at(at(e.pos))
+                        .expected(format!("{key}={value}"))
+                        .found(format!("{key}={}", e.value))
+                        .hint(format!("set `ENV {key}={value}`")),
+                );
+            }
+            Some(e) if e.legacy => out.push(
+                CheckResult::warn(format!("{id}.{key}"), format!("{key} uses the legacy `ENV {key} {value}` form"))
+                    .at(at(e.pos))
+                    .hint(format!("prefer `ENV {key}={value}`: the legacy form is deprecated and cannot set several variables")),
+            ),
+            Some(_) => {}
+        }
+    }
+    if all_ok {
+        let list: Vec<String> = want.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.insert(0, CheckResult::pass(id, format!("the environment is set: {}", list.join(", "))));
+    }
+    out
+}
+
+fn check_expose(f: &Facts, id: &str, port: u16) -> CheckResult {
+    let want = port.to_string();
+    if let Some((_, pos)) = f
+        .expose
+        .iter()
+        .find(|(p, _)| p == &want || p == &format!("{want}/tcp"))
+    {
+        return CheckResult::pass(id, format!("port {port} is exposed")).at(at(*pos));
+    }
+    let mut r = CheckResult::fail(id, format!("port {port} is not exposed: EXPOSE documents which port the app listens on (publishing is `-p`'s job)"))
+        .expected(format!("EXPOSE {port}"))
+        .hint(format!("add `EXPOSE {port}`"));
+    if let Some((p, pos)) = f.expose.first() {
+        r = r.at(at(*pos)).found(format!("EXPOSE {p}"));
+    }
+    r
+}
+
+/// What a gunicorn command line says.
+struct Gunicorn {
+    bind: Option<String>,
+    app: Option<String>,
+}
+
+fn read_gunicorn(args: &[String]) -> Option<Gunicorn> {
+    let start = args.iter().position(|a| a == "gunicorn" || a.ends_with("/gunicorn"))?;
+    let mut g = Gunicorn { bind: None, app: None };
+    let mut it = args[start + 1..].iter();
+    while let Some(a) = it.next() {
+        if a == "--bind" || a == "-b" {
+            g.bind = it.next().cloned();
+        } else if let Some(v) = a.strip_prefix("--bind=") {
+            g.bind = Some(v.to_string());
+        } else if let Some(v) = a.strip_prefix("-b").filter(|v| !v.is_empty() && !v.starts_with('-')) {
+            g.bind = Some(v.to_string());
+        } else if a.starts_with('-') {
+            // Flags that take a value in the next word.
+            if !a.contains('=') && matches!(a.as_str(), "-w" | "--workers" | "-k" | "--worker-class" | "-t" | "--timeout" | "--threads" | "--chdir" | "-c" | "--config" | "--log-level" | "--access-logfile" | "--error-logfile") {
+                it.next();
+            }
+        } else {
+            g.app = Some(a.clone());
+        }
+    }
+    Some(g)
+}
+
+fn check_cmd(f: &Facts, id: &str, want: &[String], port: u16) -> CheckResult {
+    let want_json = format!("CMD [{}]", want.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(","));
+    let want_app = want.last().cloned().unwrap_or_default();
+    let want_bind = format!("0.0.0.0:{port}");
+    let Some(CmdFact { exec, args, pos }) = &f.cmd else {
+        return CheckResult::fail(id, "there is no CMD, so the container does not know what to run (it would start python3 and exit)")
+            .expected(want_json.clone())
+            .hint(format!("end the Dockerfile with `{want_json}`"));
+    };
+    let r = |msg: String| CheckResult::fail(id, msg).at(at(*pos)).expected(want_json.clone());
+    if !exec {
+        let raw = args.join(" ");
+        if raw.trim_start().starts_with('[') {
+            return r("the CMD looks like a JSON array but is not valid JSON (single quotes?), so Docker runs it as a shell command and the container fails at once".into())
+                .found(format!("CMD {raw}"))
+                .hint("JSON needs double quotes: [\"gunicorn\", \"--bind\", ...]");
+        }
+        return r("the CMD is in shell form: /bin/sh becomes PID 1, so `docker stop` signals the shell, waits 10 s and kills gunicorn (exit 137)".into())
+            .found(format!("CMD {raw}"))
+            .hint(format!("write it in exec form (a JSON array): `{want_json}`"));
+    }
+    if f.entrypoint.is_some() {
+        return r("an ENTRYPOINT is set, so the CMD becomes its arguments rather than the command".into())
+            .hint("remove the ENTRYPOINT; the lesson runs gunicorn from CMD");
+    }
+    if let Some(joined) = args.iter().find(|a| a.contains(' ')) {
+        return r(format!("the array element {joined:?} holds a space: exec form passes it as one argument, so gunicorn misreads it and exits"))
+            .found(format!("CMD {}", serde_json::to_string(args).unwrap_or_default()))
+            .hint("split every flag and value into its own element: \"--bind\", \"0.0.0.0:5000\"");
+    }
+    let found = format!("CMD {}", serde_json::to_string(args).unwrap_or_default());
+    let Some(g) = read_gunicorn(args) else {
+        return r(format!("the CMD does not run gunicorn (it runs {:?}); the lesson serves the app with Gunicorn, a production WSGI server", args.first().cloned().unwrap_or_default()))
+            .found(found)
+            .hint(format!("use `{want_json}`"));
+    };
+    match g.bind.as_deref() {
+        None => {
+            return r("gunicorn has no --bind, so it listens on 127.0.0.1:8000 inside the container: nothing answers on the published port".into())
+                .found(found)
+                .hint(format!("add \"--bind\", \"{want_bind}\""))
+        }
+        Some(b) if b.starts_with("127.0.0.1") || b.starts_with("localhost") => {
+            return r(format!("gunicorn binds {b}: inside a container, 127.0.0.1 is the container itself, so the published port gets a reset or an empty reply"))
+                .found(found)
+                .hint(format!("bind all interfaces: \"--bind\", \"{want_bind}\""))
+        }
+        Some(b) if b != want_bind && b != format!(":{port}") => {
+            return r(format!("gunicorn binds {b}, but the app is published and exposed on port {port}"))
+                .found(found)
+                .hint(format!("use \"--bind\", \"{want_bind}\""))
+        }
+        _ => {}
+    }
+    match g.app.as_deref() {
+        Some(a) if a == want_app => CheckResult::pass(id, format!("CMD runs gunicorn on {want_bind} serving {want_app} (exec form)")).at(at(*pos)),
+        Some(a) => r(format!("gunicorn serves {a:?}, but the app is {want_app:?} (module src/main.py, variable app): gunicorn will fail to import it"))
+            .found(found)
+            .hint(format!("the last element must be \"{want_app}\"")),
+        None => r("gunicorn is not told which app to serve".into())
+            .found(found)
+            .hint(format!("add \"{want_app}\" as the last element")),
+    }
+}
+
+fn check_dockerignore(ctx: &Ctx, id: &str, wanted: &[String]) -> Vec<CheckResult> {
+    let path = ctx.dir.join(".dockerignore");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return vec![CheckResult::warn(id, "there is no .dockerignore, so `COPY . .` also copies .git, virtual environments and __pycache__ into the image")
+            .expected(format!(".dockerignore listing {}", wanted.join(", ")))
+            .hint("create .dockerignore with one pattern per line: .git, .venv, venv, __pycache__")];
+    };
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| l.trim().trim_start_matches("**/").trim_end_matches('/').to_string())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let missing: Vec<&String> = wanted.iter().filter(|w| !lines.contains(w)).collect();
+    if missing.is_empty() {
+        vec![CheckResult::pass(id, ".dockerignore keeps the repository, virtual environments and caches out of the image")]
+    } else {
+        vec![CheckResult::warn(id, format!(".dockerignore does not exclude {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")))
+            .at(".dockerignore")
+            .hint("add one line per pattern to .dockerignore")]
+    }
+}

@@ -1,0 +1,167 @@
+//! Kind `image`: the learner built the image, under the lesson's name, from this workspace.
+//!
+//! What it checks: the image (`python-docker-app:latest`) exists; its layers start with the base
+//! image's layers (it was built FROM it); its config (working dir, environment, exposed port,
+//! command) matches what the workspace's Dockerfile asks, so it was built from *this* Dockerfile
+//! and not an older version of it; and it is not older than the Dockerfile or the code.
+//! When the image is missing, it looks for an image built from this Dockerfile under another
+//! name (`-t python-app`, or no `-t` at all) and says so.
+//!
+//! Why: `docker build` without `-t`, with a typo in the name, or from another directory leaves
+//! the learner with an image the next steps cannot find, and a stale image runs old code.
+
+use std::collections::HashSet;
+
+use super::{ago, engine_error, newest_source, Ctx};
+use crate::dockerfile;
+use crate::engine::Image;
+use crate::report::CheckResult;
+
+/// This module's documentation, for `lab kinds` and the book.
+pub const DOC: &str = "The image exists under the lesson's name, its layers start with the base image's layers, its config (working dir, env, exposed port, command) matches the workspace's Dockerfile, and it is not older than the Dockerfile or the code. A missing image is looked for under other names.";
+
+/// Does this image's config look like what `facts` would build?
+fn config_differences(image: &Image, facts: &dockerfile::Facts) -> Vec<(String, String, String)> {
+    let mut diffs = Vec::new();
+    if let Some(w) = facts.workdir() {
+        if image.working_dir != w {
+            diffs.push(("WORKDIR".into(), w, image.working_dir.clone()));
+        }
+    }
+    let env: HashSet<&str> = image.env.iter().map(String::as_str).collect();
+    let mut seen = HashSet::new();
+    for e in facts.env.iter().rev() {
+        if !seen.insert(e.key.clone()) {
+            continue;
+        }
+        let pair = format!("{}={}", e.key, e.value);
+        if !env.contains(pair.as_str()) {
+            let found = image
+                .env
+                .iter()
+                .find(|x| x.starts_with(&format!("{}=", e.key)))
+                .cloned()
+                .unwrap_or_else(|| "(not set)".into());
+            diffs.push(("ENV".into(), pair, found));
+        }
+    }
+    for (p, _) in &facts.expose {
+        let key = if p.contains('/') { p.clone() } else { format!("{p}/tcp") };
+        if !image.exposed_ports.contains(&key) {
+            diffs.push(("EXPOSE".into(), key, image.exposed_ports.join(", ")));
+        }
+    }
+    if let Some(cmd) = &facts.cmd {
+        let want = if cmd.exec {
+            cmd.args.clone()
+        } else {
+            vec!["/bin/sh".into(), "-c".into(), cmd.args.join(" ")]
+        };
+        if image.cmd != want {
+            diffs.push(("CMD".into(), format!("{want:?}"), format!("{:?}", image.cmd)));
+        }
+    }
+    diffs
+}
+
+/// Grade the built image.
+pub async fn check(ctx: &Ctx, step: &str, name: &str, base: &str, sources: &[String]) -> Vec<CheckResult> {
+    let id = |s: &str| format!("{step}.{s}");
+    let image = match ctx.image(&id("exists"), name).await {
+        Err(e) => return vec![e],
+        Ok(i) => i,
+    };
+    let facts = dockerfile::read(&ctx.dir).ok().flatten().and_then(Result::ok);
+    let Some(image) = image else {
+        return vec![missing(ctx, &id("exists"), name, facts.as_ref()).await];
+    };
+    let short = short_id(&image.id);
+    let mut out = vec![CheckResult::pass(id("exists"), format!("{name} exists ({short})"))];
+
+    match ctx.image(&id("base"), base).await {
+        Err(e) => out.push(e),
+        Ok(None) => out.push(
+            CheckResult::skip(id("base"), format!("the base image {base} is not on this engine, so the layers cannot be compared"))
+                .hint(format!("`docker pull {base}` (or run scripts/setup-engine.sh)")),
+        ),
+        Ok(Some(b)) if image.layers.starts_with(&b.layers) => out.push(CheckResult::pass(
+            id("base"),
+            format!("its first {} layer(s) are {base}'s: it was built FROM {base}", b.layers.len()),
+        )),
+        Ok(Some(_)) => out.push(
+            CheckResult::fail(id("base"), format!("{name} was not built FROM {base}: its layers do not start with the base image's"))
+                .expected(format!("FROM {base}"))
+                .hint(format!("set `FROM {base}` and rebuild: `docker build -t {} .`", repo_of(name))),
+        ),
+    }
+
+    if let Some(f) = &facts {
+        let diffs = config_differences(&image, f);
+        if diffs.is_empty() {
+            out.push(CheckResult::pass(id("config"), "its config (working dir, env, port, command) matches the Dockerfile"));
+        } else {
+            let expected: Vec<String> = diffs.iter().map(|(k, w, _)| format!("{k} {w}")).collect();
+            let found: Vec<String> = diffs.iter().map(|(k, _, g)| format!("{k} {g}")).collect();
+            out.push(
+                CheckResult::fail(id("config"), format!("{name} was not built from the current Dockerfile: its config differs"))
+                    .expected(expected.join("; "))
+                    .found(found.join("; "))
+                    .hint(format!("rebuild from the workspace: `docker build -t {} .`", repo_of(name))),
+            );
+        }
+    }
+
+    if let (Some(created), Some((changed, file))) = (image.created, newest_source(&ctx.dir, sources)) {
+        if changed > created + std::time::Duration::from_secs(2) {
+            out.push(
+                CheckResult::warn(id("fresh"), format!("{file} changed after the image was built ({}), so the image may run old code", ago(created)))
+                    .hint(format!("rebuild: `docker build -t {} .` (unchanged layers come from the cache)", repo_of(name))),
+            );
+        }
+    }
+    out
+}
+
+/// The image is missing: explain, naming a look-alike if one exists.
+async fn missing(ctx: &Ctx, id: &str, name: &str, facts: Option<&dockerfile::Facts>) -> CheckResult {
+    let repo = repo_of(name);
+    let base = CheckResult::fail(id, format!("there is no image {name}"))
+        .expected(name.to_string())
+        .hint(format!("build it from the workspace: `docker build -t {repo} .`"));
+    let Ok(engine) = ctx.engine(id) else { return base };
+    let list = match engine.images().await {
+        Ok(l) => l,
+        Err(e) => return engine_error(id, &e),
+    };
+    // An image whose config matches this Dockerfile is the learner's build under another name.
+    if let Some(f) = facts {
+        for summary in list.iter().take(50) {
+            let Ok(Some(img)) = engine.image(&summary.id).await else { continue };
+            if img.cmd.is_empty() || !config_differences(&img, f).is_empty() {
+                continue;
+            }
+            let names = if summary.repo_tags.is_empty() || summary.repo_tags.iter().all(|t| t == "<none>:<none>") {
+                "no name at all (built without -t)".to_string()
+            } else {
+                summary.repo_tags.join(", ")
+            };
+            return base
+                .found(format!("an image built from this Dockerfile: {} with {names}", short_id(&img.id)))
+                .hint(format!("give it the lesson's name: `docker tag {} {name}`, or rebuild with `docker build -t {repo} .`", short_id(&img.id)));
+        }
+    }
+    base
+}
+
+/// `python-docker-app` from `python-docker-app:latest`.
+pub fn repo_of(reference: &str) -> &str {
+    match reference.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => r,
+        _ => reference,
+    }
+}
+
+/// The 12-character form of an image id.
+pub fn short_id(id: &str) -> String {
+    id.trim_start_matches("sha256:").chars().take(12).collect()
+}

@@ -1,0 +1,164 @@
+//! The catalogue of check kinds, one module each, and the runner that grades a lab's steps.
+//!
+//! A kind's module doc comment says what it checks and why; `lab kinds` prints them and the
+//! book's reference page is generated from them. Each kind is an async function from the
+//! shared [`Ctx`] and its parameters (from the lab file) to a list of [`CheckResult`]s.
+//! Steps run concurrently; the slow parts (probe container, host gunicorn) overlap.
+
+pub mod compose;
+pub mod container;
+pub mod dockerfile;
+pub mod editable;
+pub mod image;
+pub mod probe;
+pub mod push;
+pub mod tag;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::future::join_all;
+use tokio::sync::OnceCell;
+
+use crate::cleanup::Cleanup;
+use crate::engine::{Engine, EngineError, Image};
+use crate::lab::{CheckSpec, Lab, Step};
+use crate::report::{step_status, CheckResult, StepReport};
+
+/// Everything a check may look at, shared by all checks of one run.
+pub struct Ctx {
+    /// The learner's workspace.
+    pub dir: PathBuf,
+    /// `--python`: the interpreter whose environment the editable step inspects.
+    pub python: Option<PathBuf>,
+    /// `--image`: the tag to grade when there are several.
+    pub image_ref: Option<String>,
+    /// The engine, or why it could not be reached.
+    pub engine: Result<Arc<dyn Engine>, EngineError>,
+    /// What this run started and must remove.
+    pub cleanup: Arc<Cleanup>,
+    /// The tag chosen for the tag and push steps, decided once.
+    pub chosen_tag: OnceCell<Option<String>>,
+}
+
+impl Ctx {
+    /// The engine, or an `error` result saying it is unreachable.
+    pub fn engine(&self, id: &str) -> Result<&Arc<dyn Engine>, CheckResult> {
+        self.engine.as_ref().map_err(|e| engine_error(id, e))
+    }
+
+    /// Inspect an image; an engine failure becomes an `error` result.
+    pub async fn image(&self, id: &str, reference: &str) -> Result<Option<Image>, CheckResult> {
+        self.engine(id)?
+            .image(reference)
+            .await
+            .map_err(|e| engine_error(id, &e))
+    }
+}
+
+/// An `error` result for an engine failure, with what to do.
+pub fn engine_error(id: &str, e: &EngineError) -> CheckResult {
+    CheckResult::error(id, e.to_string()).hint(e.advice())
+}
+
+/// Run one check spec for a step.
+pub async fn run_check(ctx: &Ctx, step: &str, spec: &CheckSpec) -> Vec<CheckResult> {
+    match spec {
+        CheckSpec::Dockerfile { .. } => dockerfile::check(ctx, step, spec),
+        CheckSpec::Image { image, base_image, sources } => {
+            image::check(ctx, step, image, base_image, sources).await
+        }
+        CheckSpec::Container { image, container_port, host_port, http } => {
+            container::check(ctx, step, image, *container_port, *host_port, http).await
+        }
+        CheckSpec::Probe { image, container_port, memory_mib, http } => {
+            probe::check(ctx, step, image, *container_port, *memory_mib, http).await
+        }
+        CheckSpec::Tag { source, repository, tag } => {
+            tag::check(ctx, step, source, repository, tag).await
+        }
+        CheckSpec::Push { repository, tag } => push::check(ctx, step, repository, tag).await,
+        CheckSpec::Compose { container_port, host_port, http, sources } => {
+            compose::check(ctx, step, *container_port, *host_port, http, sources).await
+        }
+        CheckSpec::Editable { distribution, module, app, http } => {
+            editable::check(ctx, step, distribution, module, app, http).await
+        }
+    }
+}
+
+async fn run_step(ctx: &Ctx, step: &Step) -> StepReport {
+    let start = Instant::now();
+    let results = join_all(step.checks.iter().map(|c| run_check(ctx, &step.id, c))).await;
+    let checks: Vec<CheckResult> = results.into_iter().flatten().collect();
+    StepReport {
+        id: step.id.clone(),
+        title: step.title.clone(),
+        status: step_status(&checks),
+        book: step.book.clone(),
+        checks,
+        hint: step.hints[0].clone(),
+        duration_ms: start.elapsed().as_millis() as u64,
+    }
+}
+
+/// Grade the chosen steps of a lab (all when `only` is empty), concurrently, in lab order.
+pub async fn run_lab(ctx: &Ctx, lab: &Lab, only: &[String]) -> Vec<StepReport> {
+    let steps: Vec<&Step> = lab
+        .steps
+        .iter()
+        .filter(|s| only.is_empty() || only.contains(&s.id))
+        .collect();
+    join_all(steps.into_iter().map(|s| run_step(ctx, s))).await
+}
+
+/// The doc comment of each check kind, for `lab kinds` and the book.
+pub fn catalogue() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("dockerfile", dockerfile::DOC),
+        ("image", image::DOC),
+        ("probe", probe::DOC),
+        ("container", container::DOC),
+        ("tag", tag::DOC),
+        ("push", push::DOC),
+        ("compose", compose::DOC),
+        ("editable", editable::DOC),
+    ]
+}
+
+/// Seconds since a time, for "N minutes ago" phrases.
+pub fn ago(t: std::time::SystemTime) -> String {
+    let secs = t.elapsed().map(|d| d.as_secs()).unwrap_or(0);
+    match secs {
+        0..=89 => format!("{secs} s ago"),
+        90..=5399 => format!("{} min ago", secs / 60),
+        _ => format!("{} h ago", secs / 3600),
+    }
+}
+
+/// The newest modification time among workspace paths (directories walked), and which file.
+pub fn newest_source(dir: &std::path::Path, sources: &[String]) -> Option<(std::time::SystemTime, String)> {
+    fn walk(p: &std::path::Path, rel: &str, best: &mut Option<(std::time::SystemTime, String)>) {
+        let Ok(meta) = std::fs::metadata(p) else { return };
+        if meta.is_dir() {
+            let Ok(rd) = std::fs::read_dir(p) else { return };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if name == "__pycache__" || name.starts_with('.') || name.ends_with(".egg-info") {
+                    continue;
+                }
+                walk(&e.path(), &format!("{rel}/{name}"), best);
+            }
+        } else if let Ok(m) = meta.modified() {
+            if best.as_ref().is_none_or(|(t, _)| m > *t) {
+                *best = Some((m, rel.to_string()));
+            }
+        }
+    }
+    let mut best = None;
+    for s in sources {
+        walk(&dir.join(s), s, &mut best);
+    }
+    best
+}

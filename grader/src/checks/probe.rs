@@ -1,0 +1,159 @@
+//! Kind `probe`: the built-in runtime proves the image serves, whatever the learner's containers.
+//!
+//! What it checks: a container started by `lab` from the image (labelled as the grader's,
+//! memory- and CPU-limited, its port published on a free loopback port) answers HTTP as the
+//! app does within a deadline. The probe stops waiting the moment the container exits, and
+//! then reports the exit code, the last log lines, and what they mean (gunicorn cannot import
+//! the app, is not installed, binds 127.0.0.1, ...). The probe container is always removed:
+//! on success, failure, timeout, panic, Ctrl-C and SIGTERM (see `cleanup`).
+//!
+//! Why: a learner's `docker run` may be missing, stopped, or on another port; the probe
+//! separates "the image is broken" from "the container was run the wrong way".
+
+use std::time::Duration;
+
+use super::{engine_error, Ctx};
+use crate::engine::ProbeSpec;
+use crate::http::{matches_expectation, probe, Attempt};
+use crate::lab::HttpExpect;
+use crate::report::CheckResult;
+
+/// This module's documentation, for `lab kinds` and the book.
+pub const DOC: &str = "The built-in runtime starts a labelled, resource-limited probe container from the image on a free loopback port and waits for the app's HTTP answer within a deadline; if the container exits it reports the exit code, the log tail and what they mean. The probe is always removed.";
+
+/// Read a container's death: what the log and exit code say, and the fix.
+pub fn diagnose(log: &str, exit_code: i64) -> Option<(String, String)> {
+    let l = log;
+    if l.contains("executable file not found") || exit_code == 127 {
+        return Some((
+            "the command in CMD is not installed in the image (exit 127, \"executable file not found\")".into(),
+            "make sure requirements.txt lists gunicorn and is installed with pip before CMD runs; check CMD is valid JSON".into(),
+        ));
+    }
+    if l.contains("Failed to find attribute") {
+        return Some((
+            "gunicorn imported the module but found no such application variable".into(),
+            "the app is `src.main:app`: module src/main.py, variable app".into(),
+        ));
+    }
+    if l.contains("No module named") || l.contains("ModuleNotFoundError") {
+        let what = l
+            .lines()
+            .find(|x| x.contains("No module named"))
+            .map(|x| x.trim().to_string())
+            .unwrap_or_default();
+        return Some((
+            format!("gunicorn cannot import the app: {what}"),
+            "check the app path in CMD (`src.main:app`), that `COPY . .` copies src/, and PYTHONPATH=/app".into(),
+        ));
+    }
+    if l.contains("Listening at: http://127.0.0.1") || l.contains("Listening at: http://localhost") {
+        return Some((
+            "gunicorn listens on 127.0.0.1 inside the container, which the published port cannot reach".into(),
+            "bind all interfaces: \"--bind\", \"0.0.0.0:5000\"".into(),
+        ));
+    }
+    if l.contains("Listening at: http://") && !l.contains(":5000") {
+        return Some((
+            "gunicorn listens on another port than the one the app publishes".into(),
+            "use \"--bind\", \"0.0.0.0:5000\"".into(),
+        ));
+    }
+    if l.contains("Error: No application module specified") || l.contains("usage: gunicorn") {
+        return Some((
+            "gunicorn could not read its command line (a flag and its value in one array element?)".into(),
+            "give each flag and value its own element: [\"gunicorn\",\"--bind\",\"0.0.0.0:5000\",\"src.main:app\"]".into(),
+        ));
+    }
+    if exit_code == 137 {
+        return Some((
+            "the container was killed (exit 137: out of memory or SIGKILL)".into(),
+            "check the app's memory use; with a shell-form CMD, `docker stop` also ends in 137".into(),
+        ));
+    }
+    None
+}
+
+/// Start the image, probe it, remove it.
+pub async fn check(ctx: &Ctx, step: &str, image: &str, port: u16, memory_mib: i64, http: &HttpExpect) -> Vec<CheckResult> {
+    let id = format!("{step}.serves");
+    let engine = match ctx.engine(&id) {
+        Ok(e) => e.clone(),
+        Err(r) => return vec![r],
+    };
+    match ctx.image(&id, image).await {
+        Err(r) => return vec![r],
+        Ok(None) => {
+            return vec![CheckResult::skip(&id, format!("there is no image {image} to run yet"))
+                .hint("do the build step first")]
+        }
+        Ok(Some(_)) => {}
+    }
+    let spec = ProbeSpec {
+        image: image.to_string(),
+        container_port: port,
+        memory_bytes: memory_mib * 1024 * 1024,
+        nano_cpus: 1_000_000_000,
+    };
+    let cid = match engine.start_probe(&spec).await {
+        Ok(cid) => cid,
+        Err(e) => {
+            let msg = e.to_string();
+            let mut r = CheckResult::fail(&id, format!("a container from {image} cannot start: {msg}"));
+            if let Some((why, fix)) = diagnose(&msg, 0) {
+                r = r.found(why).hint(fix);
+            } else {
+                r = engine_error(&id, &e);
+            }
+            return vec![r];
+        }
+    };
+    ctx.cleanup.add_container(&cid);
+    let result = probe_started(ctx, &id, &cid, image, port, http).await;
+    if engine.remove(&cid).await.is_ok() {
+        ctx.cleanup.remove_container(&cid);
+    }
+    vec![result]
+}
+
+async fn probe_started(ctx: &Ctx, id: &str, cid: &str, image: &str, port: u16, http: &HttpExpect) -> CheckResult {
+    let engine = ctx.engine(id).expect("checked by the caller");
+    let info = match engine.container(cid).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return CheckResult::error(id, "the probe container vanished right after starting"),
+        Err(e) => return engine_error(id, &e),
+    };
+    let Some(host_port) = info.host_port(port).and_then(|p| p.parse::<u16>().ok()) else {
+        return CheckResult::error(id, format!("the engine did not publish the probe's port {port}"));
+    };
+    let alive = || async {
+        matches!(engine.container(cid).await, Ok(Some(c)) if c.running)
+    };
+    let result = probe("127.0.0.1", host_port, &http.path, Duration::from_secs(http.deadline_secs), alive).await;
+    match matches_expectation(http, &result.last) {
+        Ok(()) => CheckResult::pass(
+            id,
+            format!("a fresh container from {image} answered GET {} with HTTP {} in {:.1} s", http.path, http.status, result.elapsed.as_secs_f64()),
+        ),
+        Err(how) => {
+            let state = engine.container(cid).await.ok().flatten();
+            let log = engine.logs_tail(cid, 15).await.unwrap_or_default();
+            let (running, code) = state.map(|c| (c.running, c.exit_code)).unwrap_or((false, 0));
+            let mut r = if running {
+                CheckResult::fail(id, format!("a fresh container from {image} is running but its app does not answer as expected: {how}"))
+            } else {
+                CheckResult::fail(id, format!("a fresh container from {image} exited with code {code} after {:.1} s", result.elapsed.as_secs_f64()))
+            };
+            r = r.expected(format!("HTTP {} on GET {}", http.status, http.path)).found(result.last.describe());
+            if let Some((why, fix)) = diagnose(&log, if running { 0 } else { code }) {
+                r.message = format!("{}: {why}", r.message);
+                r = r.hint(fix);
+            } else if matches!(result.last, Attempt::EmptyReply) {
+                r = r.hint("the port is published but nothing answers behind it: bind gunicorn to 0.0.0.0:5000");
+            } else {
+                r = r.hint("read the log below; try `docker run --rm -p 5000:5000 python-docker-app` to watch it start");
+            }
+            r.detail(format!("last log lines:\n{}", log.trim_end()))
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Kind `push`: the registry named by the tag holds the image the learner built.
+//!
+//! What it checks: the registry in the tag (Docker Hub when the tag names none) has the tag,
+//! and its manifest digest equals the local image's `RepoDigests` entry for that repository,
+//! which the engine records when it pushes. It explains: not pushed (404), pushed an older build
+//! (digests differ, or the local image has no digest for that repository), registry unreachable,
+//! access denied.
+//!
+//! Why: "pushed" is a claim about another machine; the only proof is to ask the registry.
+
+use super::{image::short_id, Ctx};
+use crate::reference::Reference;
+use crate::registry::{manifest_digest, Lookup};
+use crate::report::CheckResult;
+
+/// This module's documentation, for `lab kinds` and the book.
+pub const DOC: &str = "The registry named by the tag (Docker Hub when none) has the tag, and its manifest digest equals the local image's RepoDigests entry for that repository. Explains not pushed, an older build pushed, registry unreachable, access denied.";
+
+/// Grade the push.
+pub async fn check(ctx: &Ctx, step: &str, repository: &str, tag: &str) -> Vec<CheckResult> {
+    let id = format!("{step}.registry");
+    let source = format!("{repository}:latest");
+    let src_id = match ctx.image(&id, &source).await {
+        Err(r) => return vec![r],
+        Ok(i) => i.map(|i| i.id).unwrap_or_default(),
+    };
+    let chosen = match super::tag::choose(ctx, &id, repository, tag, &src_id).await {
+        Err(r) => return vec![r],
+        Ok((c, _)) => c,
+    };
+    let Some(chosen) = chosen else {
+        return vec![CheckResult::skip(&id, format!("there is no NAMESPACE/{repository}:{tag} tag to push yet")).hint("do the tag step first")];
+    };
+    let local = match ctx.image(&id, &chosen).await {
+        Err(r) => return vec![r],
+        Ok(None) => return vec![CheckResult::skip(&id, format!("there is no image {chosen}")).hint("do the tag step first")],
+        Ok(Some(i)) => i,
+    };
+    let r = Reference::parse(&chosen);
+    let where_ = r.registry.clone().unwrap_or_else(|| "Docker Hub".into());
+    let push = format!("docker push {chosen}");
+    let local_digest = local
+        .repo_digests
+        .iter()
+        .find_map(|d| d.split_once('@').filter(|(repo, _)| *repo == r.repository()).map(|(_, dg)| dg.to_string()));
+    match manifest_digest(&r).await {
+        Lookup::Found(remote) => match local_digest {
+            Some(l) if l == remote => vec![CheckResult::pass(&id, format!("{where_} has {chosen} with digest {}, the same as the local image", short(&remote)))],
+            Some(l) => vec![CheckResult::fail(&id, format!("{where_} has {chosen}, but not this build: it was rebuilt or re-tagged after the push"))
+                .expected(short(&l))
+                .found(short(&remote))
+                .hint(format!("push again: `{push}`"))],
+            None => vec![CheckResult::fail(&id, format!("{where_} has {chosen}, but the local image {} was never pushed there: the registry holds an older build", short_id(&local.id)))
+                .found(short(&remote))
+                .hint(format!("push the current build: `{push}`"))],
+        },
+        Lookup::NotFound => vec![CheckResult::fail(&id, format!("{where_} does not have {chosen}: it was not pushed (registry answered 404, MANIFEST_UNKNOWN)"))
+            .hint(format!("`{push}`"))],
+        Lookup::Denied(code) => vec![CheckResult::fail(&id, format!("{where_} refused to show {chosen} (HTTP {code}): access denied"))
+            .hint(if r.registry.is_none() { "log in with `docker login`, make sure the namespace is your Docker Hub user, then push again".to_string() } else { format!("log in with `docker login {where_}` and push again") })],
+        Lookup::Unreachable(e) => vec![CheckResult::error(&id, format!("the registry {where_} cannot be reached: {e}"))
+            .hint(if r.is_local() { "start the local registry: `scripts/setup-engine.sh` (it listens on 127.0.0.1:5001)".to_string() } else { "check your network connection; workshops without Internet use the local registry on localhost:5001".to_string() })],
+        Lookup::Other(e) => vec![CheckResult::error(&id, format!("the registry {where_} gave an unexpected answer: {e}"))],
+    }
+}
+
+fn short(digest: &str) -> String {
+    let hex = digest.trim_start_matches("sha256:");
+    format!("sha256:{}", &hex[..hex.len().min(12)])
+}

@@ -1,0 +1,117 @@
+//! Kind `tag`: a versioned, namespaced tag points at the image the learner built.
+//!
+//! What it checks: some `[REGISTRY/]NAMESPACE/python-docker-app:v1` exists and has the same image
+//! id as `python-docker-app:latest`. `--image REF` picks the tag when there are several.
+//! It explains a tag without a namespace (Docker Hub refuses the push), a tag made before a
+//! rebuild (the ids differ: a tag is a pointer, not a copy that follows the name), a typo in
+//! the repository name, and the wrong version.
+//!
+//! Why: tags are how releases are named and rolled back; a tag that points at the wrong image
+//! ships the wrong code with the right name.
+
+use super::image::short_id;
+use super::{engine_error, Ctx};
+use crate::reference::{edit_distance, Reference};
+use crate::report::CheckResult;
+
+/// This module's documentation, for `lab kinds` and the book.
+pub const DOC: &str = "Some [REGISTRY/]NAMESPACE/python-docker-app:v1 exists and is the same image id as python-docker-app:latest (--image picks one when there are several). Explains a missing namespace, a tag made before a rebuild, a typo in the repository name, the wrong version.";
+
+/// All tags of the engine's images, with their image ids.
+async fn all_tags(ctx: &Ctx, id: &str) -> Result<Vec<(String, String)>, CheckResult> {
+    let engine = ctx.engine(id)?;
+    let list = engine.images().await.map_err(|e| engine_error(id, &e))?;
+    Ok(list
+        .into_iter()
+        .flat_map(|i| {
+            let iid = i.id.clone();
+            i.repo_tags.into_iter().map(move |t| (t, iid.clone()))
+        })
+        .filter(|(t, _)| t != "<none>:<none>")
+        .collect())
+}
+
+/// The tag to grade: `--image`, else the candidate pointing at `source_id`, else the first.
+pub async fn choose(ctx: &Ctx, id: &str, repository: &str, tag: &str, source_id: &str) -> Result<(Option<String>, Vec<String>), CheckResult> {
+    if let Some(r) = &ctx.image_ref {
+        return Ok((Some(r.clone()), vec![]));
+    }
+    let tags = all_tags(ctx, id).await?;
+    let mut candidates: Vec<&(String, String)> = tags
+        .iter()
+        .filter(|(t, _)| {
+            let r = Reference::parse(t);
+            r.name() == repository && r.tag == tag && r.has_namespace()
+        })
+        .collect();
+    candidates.sort_by_key(|(t, iid)| (iid != source_id, t.clone()));
+    let names = candidates.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>();
+    let chosen = ctx
+        .chosen_tag
+        .get_or_init(|| async { names.first().cloned() })
+        .await
+        .clone();
+    Ok((chosen, names))
+}
+
+/// Grade the tag.
+pub async fn check(ctx: &Ctx, step: &str, source: &str, repository: &str, tag: &str) -> Vec<CheckResult> {
+    let id = format!("{step}.tag");
+    let src = match ctx.image(&id, source).await {
+        Err(r) => return vec![r],
+        Ok(None) => return vec![CheckResult::skip(&id, format!("there is no image {source} to tag yet")).hint("do the build step first")],
+        Ok(Some(i)) => i,
+    };
+    let (chosen, all) = match choose(ctx, &id, repository, tag, &src.id).await {
+        Ok(c) => c,
+        Err(r) => return vec![r],
+    };
+    let example = format!("docker tag {source} localhost:5001/<you>/{repository}:{tag}");
+    let Some(chosen) = chosen else {
+        return vec![no_tag(ctx, &id, source, repository, tag, &example).await];
+    };
+    let tagged = match ctx.image(&id, &chosen).await {
+        Err(r) => return vec![r],
+        Ok(None) => {
+            return vec![CheckResult::fail(&id, format!("there is no image {chosen} (named by --image)")).hint(format!("make it: `{example}`"))]
+        }
+        Ok(Some(i)) => i,
+    };
+    let others = if all.len() > 1 { format!(" (others: {}; choose with --image)", all[1..].join(", ")) } else { String::new() };
+    if tagged.id == src.id {
+        vec![CheckResult::pass(&id, format!("{chosen} is the same image as {source} ({}){others}", short_id(&src.id)))]
+    } else {
+        vec![CheckResult::fail(&id, format!("{chosen} points at another image than {source}: it was tagged before the image was rebuilt (a tag does not follow the name)"))
+            .expected(short_id(&src.id))
+            .found(short_id(&tagged.id))
+            .hint(format!("tag the current build again: `docker tag {source} {chosen}`"))]
+    }
+}
+
+async fn no_tag(ctx: &Ctx, id: &str, source: &str, repository: &str, tag: &str, example: &str) -> CheckResult {
+    let base = CheckResult::fail(id, format!("no NAMESPACE/{repository}:{tag} tag exists"))
+        .expected(format!("[REGISTRY/]NAMESPACE/{repository}:{tag}"))
+        .hint(format!("`{example}` (for Docker Hub: `docker tag {source} <user>/{repository}:{tag}`)"));
+    let Ok(tags) = all_tags(ctx, id).await else { return base };
+    for (t, _) in &tags {
+        let r = Reference::parse(t);
+        if r.name() == repository && r.tag == tag && !r.has_namespace() {
+            return base
+                .found(t.clone())
+                .hint(format!("{t} has no namespace: a registry stores repositories under a user or organisation. `{example}`"));
+        }
+    }
+    for (t, _) in &tags {
+        let r = Reference::parse(t);
+        if r.has_namespace() && r.name() != repository && edit_distance(r.name(), repository) <= 3 && r.tag == tag {
+            return base.found(t.clone()).hint(format!("the repository name is misspelled: `{}` is not `{repository}`", r.name()));
+        }
+    }
+    for (t, _) in &tags {
+        let r = Reference::parse(t);
+        if r.has_namespace() && r.name() == repository && r.tag != "latest" {
+            return base.found(t.clone()).hint(format!("the lesson's version is `{tag}`, not `{}`", r.tag));
+        }
+    }
+    base
+}

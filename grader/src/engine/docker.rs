@@ -1,0 +1,339 @@
+//! The real engine, over the Docker Engine API (bollard). The only module that knows bollard.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bollard::errors::Error as BollardError;
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use super::{
+    Container, ContainerSummary, Engine, EngineError, EngineInfo, Image, ImageSummary, PortMap,
+    ProbeSpec, OWNER_LABEL, PROBE_LABEL,
+};
+
+/// Deadline for one ordinary API call.
+const CALL_DEADLINE: Duration = Duration::from_secs(10);
+/// Deadline for the first contact: an unreachable engine is reported within this.
+pub const CONNECT_DEADLINE: Duration = Duration::from_millis(2500);
+
+/// The Docker (or Podman) engine found the way the docker CLI finds it.
+pub struct DockerEngine {
+    docker: Docker,
+    endpoint: String,
+}
+
+fn endpoint_description() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string())
+}
+
+fn map_err(endpoint: &str, e: BollardError) -> EngineError {
+    match e {
+        BollardError::DockerResponseServerError { message, .. } => EngineError::Api(message),
+        BollardError::DockerStreamError { error } => EngineError::Api(error),
+        BollardError::RequestTimeoutError => EngineError::Timeout {
+            what: "waiting for a response".into(),
+            secs: CALL_DEADLINE.as_secs(),
+        },
+        other => EngineError::Unreachable {
+            endpoint: endpoint.to_string(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+fn parse_time(s: Option<time::OffsetDateTime>) -> Option<SystemTime> {
+    s.map(SystemTime::from)
+}
+
+fn port_map(map: Option<HashMap<String, Option<Vec<PortBinding>>>>) -> PortMap {
+    map.unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| {
+            let pairs = v
+                .unwrap_or_default()
+                .into_iter()
+                .map(|b| (b.host_ip.unwrap_or_default(), b.host_port.unwrap_or_default()))
+                .collect();
+            (k, pairs)
+        })
+        .collect()
+}
+
+impl DockerEngine {
+    /// Connect (without talking yet): `DOCKER_HOST`, else the default socket, else Podman's.
+    pub fn connect() -> Result<Self, EngineError> {
+        let endpoint = endpoint_description();
+        let default_socket = std::path::Path::new("/var/run/docker.sock");
+        let docker = if std::env::var_os("DOCKER_HOST").is_none() && !default_socket.exists() {
+            Docker::connect_with_podman_defaults()
+        } else {
+            Docker::connect_with_defaults()
+        }
+        .map_err(|e| EngineError::Unreachable {
+            endpoint: endpoint.clone(),
+            detail: e.to_string(),
+        })?;
+        Ok(DockerEngine { docker, endpoint })
+    }
+
+    /// Connect and make first contact within [`CONNECT_DEADLINE`], negotiating the API version.
+    pub async fn connect_and_ping() -> Result<Self, EngineError> {
+        let engine = Self::connect()?;
+        let endpoint = engine.endpoint.clone();
+        let negotiated = tokio::time::timeout(CONNECT_DEADLINE, engine.docker.negotiate_version())
+            .await
+            .map_err(|_| EngineError::Unreachable {
+                endpoint: endpoint.clone(),
+                detail: format!("no answer within {} ms", CONNECT_DEADLINE.as_millis()),
+            })?
+            .map_err(|e| EngineError::Unreachable {
+                endpoint: endpoint.clone(),
+                detail: e.to_string(),
+            })?;
+        Ok(DockerEngine {
+            docker: negotiated,
+            endpoint,
+        })
+    }
+
+    async fn call<T>(
+        &self,
+        what: &str,
+        fut: impl Future<Output = Result<T, BollardError>>,
+    ) -> Result<T, EngineError> {
+        match tokio::time::timeout(CALL_DEADLINE, fut).await {
+            Ok(r) => r.map_err(|e| map_err(&self.endpoint, e)),
+            Err(_) => Err(EngineError::Timeout {
+                what: what.to_string(),
+                secs: CALL_DEADLINE.as_secs(),
+            }),
+        }
+    }
+}
+
+fn is_not_found(e: &BollardError) -> bool {
+    matches!(
+        e,
+        BollardError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+#[async_trait]
+impl Engine for DockerEngine {
+    async fn info(&self) -> Result<EngineInfo, EngineError> {
+        let v = self.call("reading the version", self.docker.version()).await?;
+        Ok(EngineInfo {
+            endpoint: self.endpoint.clone(),
+            version: v.version.unwrap_or_default(),
+            api_version: v.api_version.unwrap_or_default(),
+        })
+    }
+
+    async fn image(&self, reference: &str) -> Result<Option<Image>, EngineError> {
+        let r = tokio::time::timeout(CALL_DEADLINE, self.docker.inspect_image(reference)).await;
+        let i = match r {
+            Err(_) => {
+                return Err(EngineError::Timeout {
+                    what: format!("inspecting image {reference}"),
+                    secs: CALL_DEADLINE.as_secs(),
+                })
+            }
+            Ok(Err(e)) if is_not_found(&e) => return Ok(None),
+            Ok(Err(e)) => return Err(map_err(&self.endpoint, e)),
+            Ok(Ok(i)) => i,
+        };
+        let config = i.config.unwrap_or_default();
+        Ok(Some(Image {
+            id: i.id.unwrap_or_default(),
+            repo_tags: i.repo_tags.unwrap_or_default(),
+            repo_digests: i.repo_digests.unwrap_or_default(),
+            created: parse_time(i.created),
+            working_dir: config.working_dir.unwrap_or_default(),
+            env: config.env.unwrap_or_default(),
+            exposed_ports: config.exposed_ports.unwrap_or_default(),
+            cmd: config.cmd.unwrap_or_default(),
+            entrypoint: config.entrypoint.unwrap_or_default(),
+            labels: config.labels.unwrap_or_default(),
+            layers: i.root_fs.and_then(|r| r.layers).unwrap_or_default(),
+        }))
+    }
+
+    async fn images(&self) -> Result<Vec<ImageSummary>, EngineError> {
+        let opts = ListImagesOptionsBuilder::default().all(false).build();
+        let list = self
+            .call("listing images", self.docker.list_images(Some(opts)))
+            .await?;
+        Ok(list
+            .into_iter()
+            .map(|i| ImageSummary {
+                id: i.id,
+                repo_tags: i.repo_tags,
+            })
+            .collect())
+    }
+
+    async fn containers(&self) -> Result<Vec<ContainerSummary>, EngineError> {
+        let opts = ListContainersOptionsBuilder::default().all(true).build();
+        let list = self
+            .call("listing containers", self.docker.list_containers(Some(opts)))
+            .await?;
+        Ok(list
+            .into_iter()
+            .map(|c| ContainerSummary {
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string(),
+                image: c.image.unwrap_or_default(),
+                image_id: c.image_id.unwrap_or_default(),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                labels: c.labels.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn container(&self, id: &str) -> Result<Option<Container>, EngineError> {
+        let r = tokio::time::timeout(
+            CALL_DEADLINE,
+            self.docker.inspect_container(id, None::<_>),
+        )
+        .await;
+        let c = match r {
+            Err(_) => {
+                return Err(EngineError::Timeout {
+                    what: format!("inspecting container {id}"),
+                    secs: CALL_DEADLINE.as_secs(),
+                })
+            }
+            Ok(Err(e)) if is_not_found(&e) => return Ok(None),
+            Ok(Err(e)) => return Err(map_err(&self.endpoint, e)),
+            Ok(Ok(c)) => c,
+        };
+        let state = c.state.unwrap_or_default();
+        let config = c.config.unwrap_or_default();
+        Ok(Some(Container {
+            id: c.id.unwrap_or_default(),
+            name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+            image_id: c.image.unwrap_or_default(),
+            status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            running: state.running.unwrap_or(false),
+            restarting: state.restarting.unwrap_or(false),
+            oom_killed: state.oom_killed.unwrap_or(false),
+            exit_code: state.exit_code.unwrap_or(0),
+            error: state.error.unwrap_or_default(),
+            restart_count: c.restart_count.unwrap_or(0),
+            attached: config.attach_stdout.unwrap_or(false),
+            port_bindings: port_map(c.host_config.and_then(|h| h.port_bindings)),
+            published: port_map(c.network_settings.and_then(|n| n.ports)),
+            labels: config.labels.unwrap_or_default(),
+            created: parse_time(c.created),
+        }))
+    }
+
+    async fn logs_tail(&self, id: &str, lines: usize) -> Result<String, EngineError> {
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let collect = async {
+            let mut out = String::new();
+            let mut stream = self.docker.logs(id, Some(opts));
+            while let Some(item) = stream.next().await {
+                out.push_str(&item?.to_string());
+            }
+            Ok::<_, BollardError>(out)
+        };
+        self.call("reading container logs", collect).await
+    }
+
+    async fn start_probe(&self, spec: &ProbeSpec) -> Result<String, EngineError> {
+        let port_key = format!("{}/tcp", spec.container_port);
+        let mut bindings = HashMap::new();
+        bindings.insert(
+            port_key.clone(),
+            Some(vec![PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some(String::new()),
+            }]),
+        );
+        let labels = HashMap::from([
+            (PROBE_LABEL.to_string(), "true".to_string()),
+            (OWNER_LABEL.to_string(), std::process::id().to_string()),
+        ]);
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            exposed_ports: Some(vec![port_key]),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                port_bindings: Some(bindings),
+                memory: Some(spec.memory_bytes),
+                nano_cpus: Some(spec.nano_cpus),
+                pids_limit: Some(256),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let name = format!(
+            "sre-lab-probe-{}-{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0)
+        );
+        let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        let created = self
+            .call(
+                "creating the probe container",
+                self.docker.create_container(Some(opts), body),
+            )
+            .await?;
+        if let Err(e) = self
+            .call(
+                "starting the probe container",
+                self.docker.start_container(&created.id, None::<_>),
+            )
+            .await
+        {
+            let _ = self.remove(&created.id).await;
+            return Err(e);
+        }
+        Ok(created.id)
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        let opts = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match tokio::time::timeout(
+            CALL_DEADLINE,
+            self.docker.remove_container(id, Some(opts)),
+        )
+        .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) if is_not_found(&e) => Ok(()),
+            Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
+            Err(_) => Err(EngineError::Timeout {
+                what: format!("removing container {id}"),
+                secs: CALL_DEADLINE.as_secs(),
+            }),
+        }
+    }
+}

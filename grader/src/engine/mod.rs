@@ -1,0 +1,166 @@
+//! The container engine as the checks see it: a small async trait over plain data.
+//!
+//! Only [`docker`] knows bollard. Checks talk to [`Engine`], so unit tests can hand them a
+//! [`fake::FakeEngine`] while the end-to-end tests use the real daemon. Every call made through
+//! [`docker::DockerEngine`] carries a deadline, so a wedged daemon becomes an error, not a hang.
+
+pub mod docker;
+#[cfg(test)]
+pub mod fake;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+/// Label put on every container the grader starts itself; `lab` removes what carries it.
+pub const PROBE_LABEL: &str = "org.sre-lab.probe";
+/// Label holding the process id of the `lab` run that owns a probe (to sweep orphans).
+pub const OWNER_LABEL: &str = "org.sre-lab.owner-pid";
+
+/// Why the engine could not answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    /// Nothing answered at the endpoint.
+    #[error("the container engine at {endpoint} does not answer ({detail})")]
+    Unreachable { endpoint: String, detail: String },
+    /// The engine answered too slowly.
+    #[error("the container engine did not answer within {secs} s while {what}")]
+    Timeout { what: String, secs: u64 },
+    /// The engine answered with an error.
+    #[error("{0}")]
+    Api(String),
+}
+
+impl EngineError {
+    /// What the learner should do about it.
+    pub fn advice(&self) -> &'static str {
+        match self {
+            EngineError::Unreachable { .. } => {
+                "start the engine (Docker Desktop on macOS, `sudo systemctl start docker` or \
+                 `scripts/setup-engine.sh` on Linux), or point DOCKER_HOST at it (Podman: \
+                 `systemctl --user start podman.socket` and \
+                 DOCKER_HOST=unix://$XDG_RUNTIME_DIR/podman/podman.sock)"
+            }
+            EngineError::Timeout { .. } => {
+                "the engine is overloaded or stuck: check `docker info`, restart the engine"
+            }
+            EngineError::Api(_) => "see the engine's message above",
+        }
+    }
+}
+
+/// Which engine answered, for the report header.
+#[derive(Debug, Clone)]
+pub struct EngineInfo {
+    pub endpoint: String,
+    pub version: String,
+    pub api_version: String,
+}
+
+/// An image as inspected, reduced to what the checks use.
+#[derive(Debug, Clone, Default)]
+pub struct Image {
+    pub id: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub created: Option<SystemTime>,
+    pub working_dir: String,
+    pub env: Vec<String>,
+    pub exposed_ports: Vec<String>,
+    pub cmd: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// Layer digests of the root filesystem, base image first.
+    pub layers: Vec<String>,
+}
+
+/// One row of the image list.
+#[derive(Debug, Clone, Default)]
+pub struct ImageSummary {
+    pub id: String,
+    pub repo_tags: Vec<String>,
+}
+
+/// One row of the container list (all containers, running or not).
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSummary {
+    pub id: String,
+    pub name: String,
+    /// The image reference the container was created from, as the user typed it.
+    pub image: String,
+    pub image_id: String,
+    pub state: String,
+    pub labels: HashMap<String, String>,
+}
+
+/// `host ip`, `host port` pairs per `port/proto`.
+pub type PortMap = BTreeMap<String, Vec<(String, String)>>;
+
+/// A container as inspected, reduced to what the checks use.
+#[derive(Debug, Clone, Default)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    pub image_id: String,
+    /// `created`, `running`, `exited`, `restarting`, ...
+    pub status: String,
+    pub running: bool,
+    pub restarting: bool,
+    pub oom_killed: bool,
+    pub exit_code: i64,
+    /// The engine's own error, e.g. "port is already allocated".
+    pub error: String,
+    pub restart_count: i64,
+    /// True when the container was started attached (without `-d`).
+    pub attached: bool,
+    /// What `-p` asked for.
+    pub port_bindings: PortMap,
+    /// What the engine actually published (empty unless running).
+    pub published: PortMap,
+    pub labels: HashMap<String, String>,
+    pub created: Option<SystemTime>,
+}
+
+/// A container the grader starts itself to prove an image serves.
+#[derive(Debug, Clone)]
+pub struct ProbeSpec {
+    pub image: String,
+    pub container_port: u16,
+    pub memory_bytes: i64,
+    pub nano_cpus: i64,
+}
+
+/// The engine operations the checks need; nothing more.
+#[async_trait]
+pub trait Engine: Send + Sync {
+    /// Where the engine is and which version answers.
+    async fn info(&self) -> Result<EngineInfo, EngineError>;
+    /// Inspect an image by reference or id; `None` when it does not exist.
+    async fn image(&self, reference: &str) -> Result<Option<Image>, EngineError>;
+    /// All images.
+    async fn images(&self) -> Result<Vec<ImageSummary>, EngineError>;
+    /// All containers, stopped ones included.
+    async fn containers(&self) -> Result<Vec<ContainerSummary>, EngineError>;
+    /// Inspect a container; `None` when it does not exist.
+    async fn container(&self, id: &str) -> Result<Option<Container>, EngineError>;
+    /// The last `lines` lines of a container's stdout and stderr.
+    async fn logs_tail(&self, id: &str, lines: usize) -> Result<String, EngineError>;
+    /// Create and start a labelled, resource-limited probe container publishing its port on a
+    /// free loopback port. Returns its id; the caller owns removing it.
+    async fn start_probe(&self, spec: &ProbeSpec) -> Result<String, EngineError>;
+    /// Remove a container, running or not. Removing one that is gone is not an error.
+    async fn remove(&self, id: &str) -> Result<(), EngineError>;
+}
+
+impl Container {
+    /// The host port that `port/tcp` is published on, as asked (`-p`), if any.
+    pub fn host_port(&self, container_port: u16) -> Option<String> {
+        let key = format!("{container_port}/tcp");
+        let pick = |map: &PortMap| {
+            map.get(&key)
+                .and_then(|b| b.iter().map(|(_, p)| p.clone()).find(|p| !p.is_empty()))
+        };
+        pick(&self.published).or_else(|| pick(&self.port_bindings))
+    }
+}

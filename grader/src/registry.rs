@@ -1,0 +1,157 @@
+//! A registry client for one question: which manifest digest does a tag have?
+//!
+//! Registry HTTP API v2: `HEAD /v2/<name>/manifests/<tag>` with the Docker v2, OCI manifest and
+//! OCI index media types in `Accept` (otherwise the digest differs from the engine's
+//! `RepoDigests`). A 401 carrying `Www-Authenticate: Bearer realm=...` is answered with the
+//! anonymous token flow (Docker Hub's). Plain HTTP is used only for the local machine.
+
+use std::time::Duration;
+
+use crate::reference::Reference;
+
+const ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+const DEADLINE: Duration = Duration::from_secs(8);
+
+/// What the registry says about a tag.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    /// The tag exists with this manifest digest.
+    Found(String),
+    /// The registry does not have the tag (or the repository).
+    NotFound,
+    /// The registry refuses to tell us (private repository, bad credentials).
+    Denied(u16),
+    /// Nothing answered, or the connection failed.
+    Unreachable(String),
+    /// An unexpected answer.
+    Other(String),
+}
+
+fn base_url(r: &Reference) -> (String, String) {
+    match &r.registry {
+        None => {
+            let path = if r.has_namespace() { r.path.clone() } else { format!("library/{}", r.path) };
+            ("https://registry-1.docker.io".to_string(), path)
+        }
+        Some(host) if r.is_local() => (format!("http://{host}"), r.path.clone()),
+        Some(host) => (format!("https://{host}"), r.path.clone()),
+    }
+}
+
+fn bearer_params(header: &str) -> Option<(String, Vec<(String, String)>)> {
+    let rest = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?;
+    let mut realm = None;
+    let mut params = Vec::new();
+    for part in rest.split(',') {
+        let (k, v) = part.trim().split_once('=')?;
+        let v = v.trim_matches('"').to_string();
+        if k == "realm" {
+            realm = Some(v);
+        } else {
+            params.push((k.to_string(), v));
+        }
+    }
+    Some((realm?, params))
+}
+
+/// Ask the registry named by `r` for the manifest digest of its tag.
+pub async fn manifest_digest(r: &Reference) -> Lookup {
+    let client = match reqwest::Client::builder().timeout(DEADLINE).build() {
+        Ok(c) => c,
+        Err(e) => return Lookup::Other(e.to_string()),
+    };
+    let (base, path) = base_url(r);
+    let url = format!("{base}/v2/{path}/manifests/{}", r.tag);
+    let head = |token: Option<String>| {
+        let mut req = client.head(&url).header("Accept", ACCEPT);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let mut resp = match head(None).await {
+        Ok(r) => r,
+        Err(e) => return Lookup::Unreachable(format!("{base}: {}", error_chain(&e))),
+    };
+    if resp.status() == 401 {
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer_params);
+        if let Some((realm, mut params)) = challenge {
+            if !params.iter().any(|(k, _)| k == "scope") {
+                params.push(("scope".into(), format!("repository:{path}:pull")));
+            }
+            let token = client.get(&realm).query(&params).send().await;
+            let token = match token {
+                Ok(t) if t.status().is_success() => t.json::<serde_json::Value>().await.ok().and_then(|v| {
+                    v.get("token").or_else(|| v.get("access_token")).and_then(|t| t.as_str()).map(String::from)
+                }),
+                _ => None,
+            };
+            if let Some(token) = token {
+                resp = match head(Some(token)).await {
+                    Ok(r) => r,
+                    Err(e) => return Lookup::Unreachable(format!("{base}: {}", error_chain(&e))),
+                };
+            }
+        }
+    }
+    match resp.status().as_u16() {
+        200 => match resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
+            Some(d) => Lookup::Found(d.to_string()),
+            None => Lookup::Other("the registry answered without a Docker-Content-Digest".into()),
+        },
+        404 => Lookup::NotFound,
+        s @ (401 | 403) => Lookup::Denied(s),
+        s => Lookup::Other(format!("HTTP {s} from {url}")),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_hub_challenge_is_read() {
+        let (realm, params) = bearer_params(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:a/b:pull""#,
+        )
+        .unwrap();
+        assert_eq!(realm, "https://auth.docker.io/token");
+        assert!(params.contains(&("service".into(), "registry.docker.io".into())));
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            base_url(&Reference::parse("localhost:5001/a/b:v1")),
+            ("http://localhost:5001".into(), "a/b".into())
+        );
+        assert_eq!(
+            base_url(&Reference::parse("a/b:v1")),
+            ("https://registry-1.docker.io".into(), "a/b".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_unreachable_not_a_hang() {
+        let port = crate::http::free_loopback_port().unwrap();
+        let r = Reference::parse(&format!("localhost:{port}/a/b:v1"));
+        assert!(matches!(manifest_digest(&r).await, Lookup::Unreachable(_)));
+    }
+}

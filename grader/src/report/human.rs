@@ -1,0 +1,105 @@
+//! Human output: one line per step with its word (PASS/FAIL/SKIP/ERROR), then, under every step
+//! that did not pass cleanly, what was found, what was expected, and what to do.
+//! Colour is decoration only and comes from the caller (`color = false` on pipes, `NO_COLOR`).
+
+use std::fmt::Write;
+
+use super::{Report, Status};
+
+fn paint(color: bool, status: Status, text: &str) -> String {
+    if !color {
+        return text.to_string();
+    }
+    let code = match status {
+        Status::Pass => "32",
+        Status::Warn => "33",
+        Status::Skip => "2",
+        Status::Error => "35",
+        Status::Fail => "31;1",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// Render the report for a terminal or a log.
+pub fn render(report: &Report, color: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "lab check {}  (workspace {})", report.lab, report.workspace);
+    let _ = writeln!(out, "engine: {}", report.engine);
+    out.push('\n');
+    let width = report.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    for step in &report.steps {
+        let word = format!("{:<5}", step.status.word());
+        let _ = writeln!(
+            out,
+            "{}  {:<width$}  {}",
+            paint(color, step.status, &word),
+            step.id,
+            step.title
+        );
+    }
+    for step in &report.steps {
+        let shown: Vec<_> = step
+            .checks
+            .iter()
+            .filter(|c| c.status != Status::Pass || step.status != Status::Pass)
+            .filter(|c| !(c.status == Status::Pass && step.status == Status::Skip))
+            .collect();
+        if shown.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "\n{} {} ({})",
+            paint(color, step.status, step.status.word()),
+            step.id,
+            step.title
+        );
+        for c in shown {
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                paint(color, c.status, c.status.word()),
+                c.id,
+                c.message
+            );
+            if let Some(v) = &c.location {
+                let _ = writeln!(out, "      at:       {v}");
+            }
+            if let Some(v) = &c.expected {
+                let _ = writeln!(out, "      expected: {v}");
+            }
+            if let Some(v) = &c.found {
+                let _ = writeln!(out, "      found:    {v}");
+            }
+            if let Some(v) = &c.hint {
+                let _ = writeln!(out, "      fix:      {v}");
+            }
+            if let Some(v) = &c.detail {
+                let _ = writeln!(out, "      {}", v.trim_end().replace('\n', "\n      | "));
+            }
+        }
+        if matches!(step.status, Status::Fail | Status::Skip) {
+            let _ = writeln!(out, "  hint: {}", step.hint);
+            let _ = writeln!(out, "  read: book/src/{}", step.book);
+        }
+    }
+    let s = &report.summary;
+    let _ = writeln!(
+        out,
+        "\n{} of {} steps passed; {} failed, {} skipped, {} errors, {} warnings ({:.1} s)",
+        s.passed,
+        s.total,
+        s.failed,
+        s.skipped,
+        s.errors,
+        s.warnings,
+        report.duration_ms as f64 / 1000.0
+    );
+    if !report.engine_reachable {
+        let _ = writeln!(
+            out,
+            "The container engine could not be reached: the file-only steps were graded, the rest are ERROR."
+        );
+    }
+    out
+}

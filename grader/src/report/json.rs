@@ -1,0 +1,21 @@
+//! `--format json`: one JSON object on stdout.
+//!
+//! ```json
+//! {"schema_version": 1, "lab": "day11", "workspace": "...", "engine": "...",
+//!  "engine_reachable": true, "duration_ms": 812,
+//!  "steps": [{"id": "dockerfile", "title": "...", "status": "pass|fail|skip|error",
+//!             "book": "dockerfile.md", "hint": "...", "duration_ms": 3,
+//!             "checks": [{"id": "dockerfile.cmd", "status": "pass|warn|fail|skip|error",
+//!                         "message": "...", "expected": "...", "found": "...",
+//!                         "hint": "...", "location": "Dockerfile:10:1", "detail": "..."}]}],
+//!  "summary": {"total": 7, "passed": 7, "failed": 0, "skipped": 0, "errors": 0, "warnings": 0}}
+//! ```
+//! Absent values are `null`. New fields may be added without a version bump; removing or
+//! changing one bumps [`super::SCHEMA_VERSION`].
+
+use super::Report;
+
+/// Render the report as pretty-printed JSON.
+pub fn render(report: &Report) -> String {
+    serde_json::to_string_pretty(report).expect("a report always serializes") + "\n"
+}
