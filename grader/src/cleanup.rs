@@ -79,12 +79,17 @@ fn process_alive(pid: i32) -> bool {
 
 /// Remove probe containers left by `lab` runs that no longer exist.
 pub async fn sweep_orphans(engine: &dyn Engine) {
-    let Ok(list) = engine.containers().await else { return };
+    let Ok(list) = engine.containers().await else {
+        return;
+    };
     for c in list {
         if c.labels.get(PROBE_LABEL).map(String::as_str) != Some("true") {
             continue;
         }
-        let owner = c.labels.get(OWNER_LABEL).and_then(|p| p.parse::<i32>().ok());
+        let owner = c
+            .labels
+            .get(OWNER_LABEL)
+            .and_then(|p| p.parse::<i32>().ok());
         if owner.is_some_and(|p| p != std::process::id() as i32 && !process_alive(p)) {
             let _ = engine.remove(&c.id).await;
         }

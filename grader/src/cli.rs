@@ -69,12 +69,19 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { exit::USAGE } else { exit::PASSED };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::PASSED
+            };
             let _ = e.print();
             return code;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -95,9 +102,14 @@ async fn run(cli: Cli) -> i32 {
             exit::PASSED
         }
         Command::List => list(),
-        Command::Check { lab, steps, dir, python, image, format } => {
-            check(&lab, steps, dir, python, image, format).await
-        }
+        Command::Check {
+            lab,
+            steps,
+            dir,
+            python,
+            image,
+            format,
+        } => check(&lab, steps, dir, python, image, format).await,
     }
 }
 
@@ -107,7 +119,11 @@ fn list() -> i32 {
         eprintln!("error: no labs directory at {}", dir.display());
         return exit::USAGE;
     };
-    let mut ids: Vec<String> = rd.flatten().filter(|e| e.path().join("lab.toml").is_file()).map(|e| e.file_name().to_string_lossy().to_string()).collect();
+    let mut ids: Vec<String> = rd
+        .flatten()
+        .filter(|e| e.path().join("lab.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
     ids.sort();
     for id in ids {
         match Lab::load(&dir, &id) {
@@ -149,7 +165,14 @@ fn color_wanted() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-async fn check(lab_id: &str, steps: Vec<String>, dir: Option<PathBuf>, python: Option<PathBuf>, image: Option<String>, format: Format) -> i32 {
+async fn check(
+    lab_id: &str,
+    steps: Vec<String>,
+    dir: Option<PathBuf>,
+    python: Option<PathBuf>,
+    image: Option<String>,
+    format: Format,
+) -> i32 {
     let start = Instant::now();
     let lab = match Lab::load(&labs_dir(), lab_id) {
         Ok(l) => l,
@@ -160,7 +183,10 @@ async fn check(lab_id: &str, steps: Vec<String>, dir: Option<PathBuf>, python: O
     };
     if let Some(bad) = steps.iter().find(|s| lab.step(s).is_none()) {
         let ids: Vec<&str> = lab.steps.iter().map(|s| s.id.as_str()).collect();
-        eprintln!("error: lab {lab_id} has no step {bad:?}; its steps are: {}", ids.join(", "));
+        eprintln!(
+            "error: lab {lab_id} has no step {bad:?}; its steps are: {}",
+            ids.join(", ")
+        );
         return exit::USAGE;
     }
     let dir = dir.unwrap_or_else(|| PathBuf::from("."));
@@ -171,14 +197,22 @@ async fn check(lab_id: &str, steps: Vec<String>, dir: Option<PathBuf>, python: O
             return exit::USAGE;
         }
     };
-    let needs_engine = lab.steps.iter().filter(|s| steps.is_empty() || steps.contains(&s.id)).flat_map(|s| &s.checks).any(|c| c.needs_engine());
+    let needs_engine = lab
+        .steps
+        .iter()
+        .filter(|s| steps.is_empty() || steps.contains(&s.id))
+        .flat_map(|s| &s.checks)
+        .any(|c| c.needs_engine());
     let cleanup = Arc::new(Cleanup::default());
     let (engine, engine_line): (Result<Arc<dyn Engine>, _>, String) = if needs_engine {
         match DockerEngine::connect_and_ping().await {
             Ok(e) => {
                 let e: Arc<dyn Engine> = Arc::new(e);
                 let line = match e.info().await {
-                    Ok(i) => format!("Docker {} (API {}) at {}", i.version, i.api_version, i.endpoint),
+                    Ok(i) => format!(
+                        "Docker {} (API {}) at {}",
+                        i.version, i.api_version, i.endpoint
+                    ),
                     Err(err) => format!("unknown version ({err})"),
                 };
                 cleanup.set_engine(e.clone());
@@ -191,11 +225,24 @@ async fn check(lab_id: &str, steps: Vec<String>, dir: Option<PathBuf>, python: O
             }
         }
     } else {
-        (Err(crate::engine::EngineError::Api("not needed for these steps".into())), "not used (file-only steps)".into())
+        (
+            Err(crate::engine::EngineError::Api(
+                "not needed for these steps".into(),
+            )),
+            "not used (file-only steps)".into(),
+        )
     };
     let engine_ok = engine.is_ok();
-    let ctx = Arc::new(Ctx { dir: dir.clone(), python, image_ref: image, engine, cleanup: cleanup.clone(), chosen_tag: OnceCell::new() });
-    let progress = (format == Format::Human && std::io::stderr().is_terminal()).then(|| tokio::spawn(spinner()));
+    let ctx = Arc::new(Ctx {
+        dir: dir.clone(),
+        python,
+        image_ref: image,
+        engine,
+        cleanup: cleanup.clone(),
+        chosen_tag: OnceCell::new(),
+    });
+    let progress = (format == Format::Human && std::io::stderr().is_terminal())
+        .then(|| tokio::spawn(spinner()));
     let lab = Arc::new(lab);
     let task = {
         let (ctx, lab, steps) = (ctx.clone(), lab.clone(), steps.clone());
@@ -211,7 +258,11 @@ async fn check(lab_id: &str, steps: Vec<String>, dir: Option<PathBuf>, python: O
     }
     let left = cleanup.sweep().await;
     if !left.is_empty() {
-        eprintln!("warning: could not remove probe container(s) {}; remove them with `docker rm -f {}`", left.join(", "), left.join(" "));
+        eprintln!(
+            "warning: could not remove probe container(s) {}; remove them with `docker rm -f {}`",
+            left.join(", "),
+            left.join(" ")
+        );
     }
     let step_reports = match outcome {
         None => {
@@ -254,7 +305,11 @@ async fn spinner() {
     let frames = ['|', '/', '-', '\\'];
     let start = Instant::now();
     for i in 0.. {
-        eprint!("\r{} checking... {:.1} s", frames[i % 4], start.elapsed().as_secs_f64());
+        eprint!(
+            "\r{} checking... {:.1} s",
+            frames[i % 4],
+            start.elapsed().as_secs_f64()
+        );
         tokio::time::sleep(Duration::from_millis(120)).await;
     }
 }

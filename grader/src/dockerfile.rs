@@ -312,10 +312,16 @@ mod tests {
         assert_eq!(f.from.as_ref().unwrap().0, "python:3.9-slim");
         assert_eq!(f.workdir().as_deref(), Some("/app"));
         assert_eq!(f.env_value("PYTHONPATH").unwrap().value, "/app");
-        assert_eq!(f.env_value("FLASK_APP").unwrap().pos, Pos { line: 6, column: 1 });
+        assert_eq!(
+            f.env_value("FLASK_APP").unwrap().pos,
+            Pos { line: 6, column: 1 }
+        );
         let cmd = f.cmd.unwrap();
         assert!(cmd.exec);
-        assert_eq!(cmd.args, ["gunicorn", "--bind", "0.0.0.0:5000", "src.main:app"]);
+        assert_eq!(
+            cmd.args,
+            ["gunicorn", "--bind", "0.0.0.0:5000", "src.main:app"]
+        );
         assert_eq!(cmd.pos.line, 10);
         assert_eq!(f.copies.len(), 2);
         assert_eq!(f.expose[0].0, "5000");
@@ -337,14 +343,21 @@ mod tests {
     fn env_forms() {
         assert_eq!(
             split_env("A=1 B=\"two words\""),
-            (vec![("A".into(), "1".into()), ("B".into(), "two words".into())], false)
+            (
+                vec![("A".into(), "1".into()), ("B".into(), "two words".into())],
+                false
+            )
         );
-        assert_eq!(split_env("PYTHONPATH /app"), (vec![("PYTHONPATH".into(), "/app".into())], true));
+        assert_eq!(
+            split_env("PYTHONPATH /app"),
+            (vec![("PYTHONPATH".into(), "/app".into())], true)
+        );
     }
 
     #[test]
     fn only_the_final_stage_counts() {
-        let f = parse("FROM golang AS b\nWORKDIR /src\nFROM python:3.9-slim\nWORKDIR /app\n").unwrap();
+        let f =
+            parse("FROM golang AS b\nWORKDIR /src\nFROM python:3.9-slim\nWORKDIR /app\n").unwrap();
         assert_eq!(f.from.unwrap().0, "python:3.9-slim");
         assert_eq!(f.workdirs.len(), 1);
     }

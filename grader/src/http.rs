@@ -50,9 +50,7 @@ pub async fn get_once(host: &str, port: u16, path: &str, timeout: Duration) -> A
     let attempt = async {
         let mut stream = match TcpStream::connect((host, port)).await {
             Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return Attempt::Refused
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Attempt::Refused,
             Err(e) => return Attempt::Other(e.to_string()),
         };
         let req = format!("GET {path} HTTP/1.0\r\nHost: localhost:{port}\r\nUser-Agent: lab\r\nAccept: */*\r\n\r\n");
@@ -99,7 +97,13 @@ pub struct Probe {
 
 /// Retry GETs until a status line arrives, the deadline passes, or `alive()` turns false.
 /// The first attempt is immediate; then every 100 ms (`alive` is asked every few attempts).
-pub async fn probe<F, Fut>(host: &str, port: u16, path: &str, deadline: Duration, mut alive: F) -> Probe
+pub async fn probe<F, Fut>(
+    host: &str,
+    port: u16,
+    path: &str,
+    deadline: Duration,
+    mut alive: F,
+) -> Probe
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -111,13 +115,28 @@ where
         let left = deadline.saturating_sub(start.elapsed());
         let last = get_once(host, port, path, left.min(Duration::from_secs(5))).await;
         if matches!(last, Attempt::Response { .. }) {
-            return Probe { last, attempts, elapsed: start.elapsed(), server_gone: false };
+            return Probe {
+                last,
+                attempts,
+                elapsed: start.elapsed(),
+                server_gone: false,
+            };
         }
         if start.elapsed() >= deadline {
-            return Probe { last, attempts, elapsed: start.elapsed(), server_gone: false };
+            return Probe {
+                last,
+                attempts,
+                elapsed: start.elapsed(),
+                server_gone: false,
+            };
         }
         if attempts % 3 == 1 && !alive().await {
-            return Probe { last, attempts, elapsed: start.elapsed(), server_gone: true };
+            return Probe {
+                last,
+                attempts,
+                elapsed: start.elapsed(),
+                server_gone: true,
+            };
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -182,26 +201,48 @@ mod tests {
 
     #[test]
     fn parses_status_and_body() {
-        let a = parse_response(b"HTTP/1.1 200 OK\r\nContent-Type: x\r\n\r\n{\"app\":\"python-docker-app\"}");
+        let a = parse_response(
+            b"HTTP/1.1 200 OK\r\nContent-Type: x\r\n\r\n{\"app\":\"python-docker-app\"}",
+        );
         assert_eq!(matches_expectation(&expect(), &a), Ok(()));
         assert_eq!(parse_response(b""), Attempt::EmptyReply);
     }
 
     #[test]
     fn reports_how_an_answer_differs() {
-        let wrong = Attempt::Response { status: 200, body: "{\"app\":\"other\"}".into() };
-        assert!(matches_expectation(&expect(), &wrong).unwrap_err().contains("\"other\""));
-        let html = Attempt::Response { status: 200, body: "<html>".into() };
-        assert!(matches_expectation(&expect(), &html).unwrap_err().contains("not JSON"));
-        let nf = Attempt::Response { status: 404, body: String::new() };
-        assert!(matches_expectation(&expect(), &nf).unwrap_err().contains("HTTP 404"));
-        assert!(matches_expectation(&expect(), &Attempt::Refused).unwrap_err().contains("refused"));
+        let wrong = Attempt::Response {
+            status: 200,
+            body: "{\"app\":\"other\"}".into(),
+        };
+        assert!(matches_expectation(&expect(), &wrong)
+            .unwrap_err()
+            .contains("\"other\""));
+        let html = Attempt::Response {
+            status: 200,
+            body: "<html>".into(),
+        };
+        assert!(matches_expectation(&expect(), &html)
+            .unwrap_err()
+            .contains("not JSON"));
+        let nf = Attempt::Response {
+            status: 404,
+            body: String::new(),
+        };
+        assert!(matches_expectation(&expect(), &nf)
+            .unwrap_err()
+            .contains("HTTP 404"));
+        assert!(matches_expectation(&expect(), &Attempt::Refused)
+            .unwrap_err()
+            .contains("refused"));
     }
 
     #[tokio::test]
     async fn refused_and_empty_reply_are_told_apart() {
         let port = free_loopback_port().unwrap();
-        assert_eq!(get_once("127.0.0.1", port, "/", Duration::from_secs(1)).await, Attempt::Refused);
+        assert_eq!(
+            get_once("127.0.0.1", port, "/", Duration::from_secs(1)).await,
+            Attempt::Refused
+        );
         // A server that accepts and closes at once, like docker-proxy with nothing behind it.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -210,13 +251,19 @@ mod tests {
                 drop(s);
             }
         });
-        assert_eq!(get_once("127.0.0.1", port, "/", Duration::from_secs(1)).await, Attempt::EmptyReply);
+        assert_eq!(
+            get_once("127.0.0.1", port, "/", Duration::from_secs(1)).await,
+            Attempt::EmptyReply
+        );
     }
 
     #[tokio::test]
     async fn probe_stops_when_the_server_is_gone() {
         let port = free_loopback_port().unwrap();
-        let p = probe("127.0.0.1", port, "/", Duration::from_secs(10), || async { false }).await;
+        let p = probe("127.0.0.1", port, "/", Duration::from_secs(10), || async {
+            false
+        })
+        .await;
         assert!(p.server_gone);
         assert!(p.elapsed < Duration::from_secs(2));
     }

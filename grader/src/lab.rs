@@ -303,13 +303,24 @@ checks = [{ kind = "push", repository = "r", tag = "v1" }]
         let ids: Vec<_> = lab.steps.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(
             ids,
-            ["dockerfile", "build", "run", "tag", "push", "compose", "editable"]
+            [
+                "dockerfile",
+                "build",
+                "run",
+                "tag",
+                "push",
+                "compose",
+                "editable"
+            ]
         );
     }
 
     #[test]
     fn a_minimal_lab_parses() {
-        let lab = parse(&format!("format_version = 1\nid = \"x\"\ntitle = \"X\"\n{STEP}")).unwrap();
+        let lab = parse(&format!(
+            "format_version = 1\nid = \"x\"\ntitle = \"X\"\n{STEP}"
+        ))
+        .unwrap();
         assert_eq!(lab.steps[0].checks[0].kind(), "push");
     }
 
@@ -347,9 +358,11 @@ checks = [{ kind = "push", repository = "r", tag = "v1" }]
 
     #[test]
     fn other_format_versions_are_rejected() {
-        let e = parse(&format!("format_version = 2\nid = \"x\"\ntitle = \"X\"\n{STEP}"))
-            .unwrap_err()
-            .to_string();
+        let e = parse(&format!(
+            "format_version = 2\nid = \"x\"\ntitle = \"X\"\n{STEP}"
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("format_version 2 is not supported"), "{e}");
     }
 }

@@ -26,7 +26,11 @@ impl Reference {
             }
             _ => (None, name.to_string()),
         };
-        Reference { registry, path, tag }
+        Reference {
+            registry,
+            path,
+            tag,
+        }
     }
 
     /// The repository's last path component: `python-docker-app`.

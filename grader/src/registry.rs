@@ -32,7 +32,11 @@ pub enum Lookup {
 fn base_url(r: &Reference) -> (String, String) {
     match &r.registry {
         None => {
-            let path = if r.has_namespace() { r.path.clone() } else { format!("library/{}", r.path) };
+            let path = if r.has_namespace() {
+                r.path.clone()
+            } else {
+                format!("library/{}", r.path)
+            };
             ("https://registry-1.docker.io".to_string(), path)
         }
         Some(host) if r.is_local() => (format!("http://{host}"), r.path.clone()),
@@ -41,7 +45,9 @@ fn base_url(r: &Reference) -> (String, String) {
 }
 
 fn bearer_params(header: &str) -> Option<(String, Vec<(String, String)>)> {
-    let rest = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?;
+    let rest = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))?;
     let mut realm = None;
     let mut params = Vec::new();
     for part in rest.split(',') {
@@ -87,9 +93,14 @@ pub async fn manifest_digest(r: &Reference) -> Lookup {
             }
             let token = client.get(&realm).query(&params).send().await;
             let token = match token {
-                Ok(t) if t.status().is_success() => t.json::<serde_json::Value>().await.ok().and_then(|v| {
-                    v.get("token").or_else(|| v.get("access_token")).and_then(|t| t.as_str()).map(String::from)
-                }),
+                Ok(t) if t.status().is_success() => {
+                    t.json::<serde_json::Value>().await.ok().and_then(|v| {
+                        v.get("token")
+                            .or_else(|| v.get("access_token"))
+                            .and_then(|t| t.as_str())
+                            .map(String::from)
+                    })
+                }
                 _ => None,
             };
             if let Some(token) = token {
@@ -101,7 +112,11 @@ pub async fn manifest_digest(r: &Reference) -> Lookup {
         }
     }
     match resp.status().as_u16() {
-        200 => match resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
+        200 => match resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+        {
             Some(d) => Lookup::Found(d.to_string()),
             None => Lookup::Other("the registry answered without a Docker-Content-Digest".into()),
         },

@@ -28,19 +28,88 @@ use crate::report::CheckResult;
 pub const DOC: &str = "The compose file is valid YAML and valid Compose (errors with line:column, unknown keys by path such as services.web.port), defines a service built from the workspace publishing 5000:5000, and that service's containers (Compose v1 or v2) run and answer HTTP on localhost:5000. Explains port 5000 held by the run container and an image older than the code.";
 
 /// File names Docker Compose looks for, in its order.
-pub const FILE_NAMES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
-
-const TOP_KEYS: [&str; 8] = ["version", "services", "networks", "volumes", "configs", "secrets", "name", "include"];
-const SERVICE_KEYS: [&str; 62] = [
-    "annotations", "attach", "blkio_config", "build", "cap_add", "cap_drop", "cgroup", "cgroup_parent", "command", "configs",
-    "container_name", "cpu_count", "cpu_percent", "cpu_shares", "cpu_period", "cpu_quota", "cpus", "cpuset", "depends_on",
-    "deploy", "develop", "devices", "dns", "dns_search", "domainname", "entrypoint", "env_file", "environment", "expose",
-    "extends", "external_links", "extra_hosts", "healthcheck", "hostname", "image", "init", "ipc", "labels", "links",
-    "logging", "mem_limit", "mem_reservation", "network_mode", "networks", "platform", "ports", "privileged", "profiles",
-    "pull_policy", "read_only", "restart", "secrets", "security_opt", "shm_size", "stdin_open", "stop_grace_period",
-    "stop_signal", "tmpfs", "tty", "ulimits", "user", "volumes",
+pub const FILE_NAMES: [&str; 4] = [
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yaml",
+    "docker-compose.yml",
 ];
-const MORE_SERVICE_KEYS: [&str; 6] = ["working_dir", "sysctls", "userns_mode", "pid", "mac_address", "scale"];
+
+const TOP_KEYS: [&str; 8] = [
+    "version", "services", "networks", "volumes", "configs", "secrets", "name", "include",
+];
+const SERVICE_KEYS: [&str; 62] = [
+    "annotations",
+    "attach",
+    "blkio_config",
+    "build",
+    "cap_add",
+    "cap_drop",
+    "cgroup",
+    "cgroup_parent",
+    "command",
+    "configs",
+    "container_name",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_shares",
+    "cpu_period",
+    "cpu_quota",
+    "cpus",
+    "cpuset",
+    "depends_on",
+    "deploy",
+    "develop",
+    "devices",
+    "dns",
+    "dns_search",
+    "domainname",
+    "entrypoint",
+    "env_file",
+    "environment",
+    "expose",
+    "extends",
+    "external_links",
+    "extra_hosts",
+    "healthcheck",
+    "hostname",
+    "image",
+    "init",
+    "ipc",
+    "labels",
+    "links",
+    "logging",
+    "mem_limit",
+    "mem_reservation",
+    "network_mode",
+    "networks",
+    "platform",
+    "ports",
+    "privileged",
+    "profiles",
+    "pull_policy",
+    "read_only",
+    "restart",
+    "secrets",
+    "security_opt",
+    "shm_size",
+    "stdin_open",
+    "stop_grace_period",
+    "stop_signal",
+    "tmpfs",
+    "tty",
+    "ulimits",
+    "user",
+    "volumes",
+];
+const MORE_SERVICE_KEYS: [&str; 6] = [
+    "working_dir",
+    "sysctls",
+    "userns_mode",
+    "pid",
+    "mac_address",
+    "scale",
+];
 
 /// A service publishing `host:container`.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,19 +143,32 @@ fn suggest(key: &str, known: &[&str]) -> Option<String> {
 
 fn parse_port(v: &Value) -> Result<(Option<u16>, u16), String> {
     match v {
-        Value::Number(n) => n.as_u64().map(|p| (None, p as u16)).ok_or_else(|| format!("{n} is not a port")),
+        Value::Number(n) => n
+            .as_u64()
+            .map(|p| (None, p as u16))
+            .ok_or_else(|| format!("{n} is not a port")),
         Value::String(s) => {
             let s = s.split('/').next().unwrap_or(s);
             let parts: Vec<&str> = s.rsplitn(3, ':').collect();
-            let num = |x: &str| x.parse::<u16>().map_err(|_| format!("{x:?} is not a port number"));
+            let num = |x: &str| {
+                x.parse::<u16>()
+                    .map_err(|_| format!("{x:?} is not a port number"))
+            };
             match parts.as_slice() {
                 [c] => Ok((None, num(c)?)),
-                [c, h] | [c, h, _] => Ok((if h.is_empty() { None } else { Some(num(h)?) }, num(c)?)),
+                [c, h] | [c, h, _] => {
+                    Ok((if h.is_empty() { None } else { Some(num(h)?) }, num(c)?))
+                }
                 _ => Err(format!("{s:?} is not a port mapping")),
             }
         }
         Value::Mapping(m) => {
-            let get = |k: &str| m.get(Value::String(k.into())).and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
+            let get = |k: &str| {
+                m.get(Value::String(k.into())).and_then(|v| {
+                    v.as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                })
+            };
             let target = get("target").ok_or("a long-form port needs `target`")? as u16;
             Ok((get("published").map(|p| p as u16), target))
         }
@@ -106,12 +188,16 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<ServiceFacts>, CheckResult> {
         r
     })?;
     let Value::Mapping(top) = &value else {
-        return Err(CheckResult::fail(id, format!("{file} must be a mapping with a `services:` key")));
+        return Err(CheckResult::fail(
+            id,
+            format!("{file} must be a mapping with a `services:` key"),
+        ));
     };
     for k in top.keys() {
         let k = k.as_str().unwrap_or_default();
         if !TOP_KEYS.contains(&k) && !k.starts_with("x-") {
-            let mut r = CheckResult::fail(id, format!("`{k}` is not a Compose key (top level)")).found(k.to_string());
+            let mut r = CheckResult::fail(id, format!("`{k}` is not a Compose key (top level)"))
+                .found(k.to_string());
             if let Some(s) = suggest(k, &TOP_KEYS) {
                 r = r.hint(format!("did you mean `{s}`?"));
             }
@@ -122,21 +208,40 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<ServiceFacts>, CheckResult> {
         }
     }
     let Some(Value::Mapping(services)) = top.get(Value::String("services".into())) else {
-        return Err(CheckResult::fail(id, format!("{file} has no `services:` mapping")).hint("add `services:` with one service under it, e.g. `web:`"));
+        return Err(
+            CheckResult::fail(id, format!("{file} has no `services:` mapping"))
+                .hint("add `services:` with one service under it, e.g. `web:`"),
+        );
     };
     let mut out = Vec::new();
     for (name, svc) in services {
         let name = name.as_str().unwrap_or_default().to_string();
         let Value::Mapping(svc) = svc else {
-            return Err(CheckResult::fail(id, format!("services.{name} must be a mapping of keys (build, ports, ...)")).hint("indent the service's keys under its name"));
+            return Err(CheckResult::fail(
+                id,
+                format!("services.{name} must be a mapping of keys (build, ports, ...)"),
+            )
+            .hint("indent the service's keys under its name"));
         };
-        let mut facts = ServiceFacts { name: name.clone(), build_context: None, image: None, ports: vec![] };
+        let mut facts = ServiceFacts {
+            name: name.clone(),
+            build_context: None,
+            image: None,
+            ports: vec![],
+        };
         for (k, v) in svc {
             let k = k.as_str().unwrap_or_default();
-            if !SERVICE_KEYS.contains(&k) && !MORE_SERVICE_KEYS.contains(&k) && !k.starts_with("x-") {
-                let mut r = CheckResult::fail(id, format!("services.{name}.{k}: `{k}` is not a service key")).found(format!("services.{name}.{k}"));
+            if !SERVICE_KEYS.contains(&k) && !MORE_SERVICE_KEYS.contains(&k) && !k.starts_with("x-")
+            {
+                let mut r = CheckResult::fail(
+                    id,
+                    format!("services.{name}.{k}: `{k}` is not a service key"),
+                )
+                .found(format!("services.{name}.{k}"));
                 if let Some(s) = suggest(k, &SERVICE_KEYS) {
-                    r = r.expected(format!("services.{name}.{s}")).hint(format!("did you mean `{s}`?"));
+                    r = r
+                        .expected(format!("services.{name}.{s}"))
+                        .hint(format!("did you mean `{s}`?"));
                 }
                 if let Some(l) = line_of(text, k) {
                     r = r.at(format!("{file}:{l}"));
@@ -147,8 +252,18 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<ServiceFacts>, CheckResult> {
                 "build" => {
                     facts.build_context = match v {
                         Value::String(s) => Some(s.clone()),
-                        Value::Mapping(m) => Some(m.get(Value::String("context".into())).and_then(|c| c.as_str()).unwrap_or(".").to_string()),
-                        _ => return Err(CheckResult::fail(id, format!("services.{name}.build must be a path or a mapping with `context`"))),
+                        Value::Mapping(m) => Some(
+                            m.get(Value::String("context".into()))
+                                .and_then(|c| c.as_str())
+                                .unwrap_or(".")
+                                .to_string(),
+                        ),
+                        _ => return Err(CheckResult::fail(
+                            id,
+                            format!(
+                                "services.{name}.build must be a path or a mapping with `context`"
+                            ),
+                        )),
                     }
                 }
                 "image" => facts.image = v.as_str().map(String::from),
@@ -158,7 +273,10 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<ServiceFacts>, CheckResult> {
                             .hint("write it as a list: `ports:` then `  - \"5000:5000\"` on the next line"));
                     };
                     for item in items {
-                        let p = parse_port(item).map_err(|e| CheckResult::fail(id, format!("services.{name}.ports: {e}")).hint("use \"HOST:CONTAINER\", quoted: \"5000:5000\""))?;
+                        let p = parse_port(item).map_err(|e| {
+                            CheckResult::fail(id, format!("services.{name}.ports: {e}"))
+                                .hint("use \"HOST:CONTAINER\", quoted: \"5000:5000\"")
+                        })?;
                         facts.ports.push(p);
                     }
                 }
@@ -168,7 +286,8 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<ServiceFacts>, CheckResult> {
         out.push(facts);
     }
     if out.is_empty() {
-        return Err(CheckResult::fail(id, "`services:` is empty").hint("define one service, e.g. `web:` with `build: .` and `ports:`"));
+        return Err(CheckResult::fail(id, "`services:` is empty")
+            .hint("define one service, e.g. `web:` with `build: .` and `ports:`"));
     }
     Ok(out)
 }
@@ -181,7 +300,14 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 }
 
 /// Grade the compose file and the running service.
-pub async fn check(ctx: &Ctx, step: &str, port: u16, host_port: u16, http: &HttpExpect, sources: &[String]) -> Vec<CheckResult> {
+pub async fn check(
+    ctx: &Ctx,
+    step: &str,
+    port: u16,
+    host_port: u16,
+    http: &HttpExpect,
+    sources: &[String],
+) -> Vec<CheckResult> {
     let id = |s: &str| format!("{step}.{s}");
     let up = "docker-compose up --build -d (or: docker compose up --build -d)";
     let Some(path) = find_file(&ctx.dir) else {
@@ -189,10 +315,19 @@ pub async fn check(ctx: &Ctx, step: &str, port: u16, host_port: u16, http: &Http
             .expected(FILE_NAMES.join(" or "))
             .hint("create docker-compose.yml with `services:`, one service with `build: .` and `ports: [\"5000:5000\"]`")];
     };
-    let file = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+    let file = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) => return vec![CheckResult::error(id("file"), format!("cannot read {file}: {e}"))],
+        Err(e) => {
+            return vec![CheckResult::error(
+                id("file"),
+                format!("cannot read {file}: {e}"),
+            )]
+        }
     };
     let services = match parse(&text, &file) {
         Ok(s) => s,
@@ -201,16 +336,37 @@ pub async fn check(ctx: &Ctx, step: &str, port: u16, host_port: u16, http: &Http
             return vec![r];
         }
     };
-    let mut out = vec![CheckResult::pass(id("file"), format!("{file} is valid ({} service(s))", services.len()))];
+    let mut out = vec![CheckResult::pass(
+        id("file"),
+        format!("{file} is valid ({} service(s))", services.len()),
+    )];
     let built_here: Vec<&ServiceFacts> = services
         .iter()
-        .filter(|s| s.build_context.as_deref().is_some_and(|c| same_dir(&ctx.dir.join(c), &ctx.dir)))
+        .filter(|s| {
+            s.build_context
+                .as_deref()
+                .is_some_and(|c| same_dir(&ctx.dir.join(c), &ctx.dir))
+        })
         .collect();
-    let Some(svc) = built_here.iter().find(|s| s.ports.contains(&(Some(host_port), port))).or(built_here.first()) else {
-        let with_build: Vec<String> = services.iter().filter_map(|s| s.build_context.as_ref().map(|c| format!("{}: build {c}", s.name))).collect();
-        let mut r = CheckResult::fail(id("service"), "no service is built from the workspace (`build: .`)")
-            .expected("services.<name>.build: .")
-            .hint("give the service `build: .` so Compose builds the Dockerfile in this directory");
+    let Some(svc) = built_here
+        .iter()
+        .find(|s| s.ports.contains(&(Some(host_port), port)))
+        .or(built_here.first())
+    else {
+        let with_build: Vec<String> = services
+            .iter()
+            .filter_map(|s| {
+                s.build_context
+                    .as_ref()
+                    .map(|c| format!("{}: build {c}", s.name))
+            })
+            .collect();
+        let mut r = CheckResult::fail(
+            id("service"),
+            "no service is built from the workspace (`build: .`)",
+        )
+        .expected("services.<name>.build: .")
+        .hint("give the service `build: .` so Compose builds the Dockerfile in this directory");
         if !with_build.is_empty() {
             r = r.found(with_build.join("; "));
         } else if services.iter().any(|s| s.image.is_some()) {
@@ -220,14 +376,42 @@ pub async fn check(ctx: &Ctx, step: &str, port: u16, host_port: u16, http: &Http
         return out;
     };
     if !svc.ports.contains(&(Some(host_port), port)) {
-        let found: Vec<String> = svc.ports.iter().map(|(h, c)| format!("{}:{c}", h.map(|h| h.to_string()).unwrap_or_else(|| "(random)".into()))).collect();
-        out.push(CheckResult::fail(id("service"), format!("service {} does not publish {host_port}:{port}", svc.name))
+        let found: Vec<String> = svc
+            .ports
+            .iter()
+            .map(|(h, c)| {
+                format!(
+                    "{}:{c}",
+                    h.map(|h| h.to_string())
+                        .unwrap_or_else(|| "(random)".into())
+                )
+            })
+            .collect();
+        out.push(
+            CheckResult::fail(
+                id("service"),
+                format!("service {} does not publish {host_port}:{port}", svc.name),
+            )
             .expected(format!("ports: [\"{host_port}:{port}\"]"))
-            .found(if found.is_empty() { "no ports".into() } else { found.join(", ") })
-            .hint(format!("under services.{}, add `ports:` with `- \"{host_port}:{port}\"`", svc.name)));
+            .found(if found.is_empty() {
+                "no ports".into()
+            } else {
+                found.join(", ")
+            })
+            .hint(format!(
+                "under services.{}, add `ports:` with `- \"{host_port}:{port}\"`",
+                svc.name
+            )),
+        );
         return out;
     }
-    out.push(CheckResult::pass(id("service"), format!("service {} is built from the workspace and publishes {host_port}:{port}", svc.name)));
+    out.push(CheckResult::pass(
+        id("service"),
+        format!(
+            "service {} is built from the workspace and publishes {host_port}:{port}",
+            svc.name
+        ),
+    ));
     if let Some(img) = &svc.image {
         out.push(CheckResult::warn(id("image-key"), format!("service {} has both `build:` and `image: {img}`: Compose tags its build as {img}, replacing whatever carried that name (the run step's image and tags)", svc.name))
             .hint("drop `image:` to let Compose name the image after the project"));
@@ -248,21 +432,40 @@ pub async fn check(ctx: &Ctx, step: &str, port: u16, host_port: u16, http: &Http
             return out;
         }
     };
-    let label = |c: &ContainerSummary, k: &str| c.labels.get(&format!("com.docker.compose.{k}")).cloned().unwrap_or_default();
+    let label = |c: &ContainerSummary, k: &str| {
+        c.labels
+            .get(&format!("com.docker.compose.{k}"))
+            .cloned()
+            .unwrap_or_default()
+    };
     let mine: Vec<&ContainerSummary> = all
         .iter()
-        .filter(|c| label(c, "service") == svc.name && same_dir(Path::new(&label(c, "project.working_dir")), &ctx.dir))
+        .filter(|c| {
+            label(c, "service") == svc.name
+                && same_dir(Path::new(&label(c, "project.working_dir")), &ctx.dir)
+        })
         .collect();
     let Some(first) = mine.iter().find(|c| c.state == "running").or(mine.first()) else {
-        out.push(CheckResult::fail(id("running"), format!("service {} has no containers: Compose has not been started in this directory", svc.name))
-            .hint(format!("`{up}` from the workspace")));
+        out.push(
+            CheckResult::fail(
+                id("running"),
+                format!(
+                    "service {} has no containers: Compose has not been started in this directory",
+                    svc.name
+                ),
+            )
+            .hint(format!("`{up}` from the workspace")),
+        );
         return out;
     };
     let version = label(first, "version");
     let c = match engine.container(&first.id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
-            out.push(CheckResult::error(id("running"), "the service's container disappeared while being checked"));
+            out.push(CheckResult::error(
+                id("running"),
+                "the service's container disappeared while being checked",
+            ));
             return out;
         }
         Err(e) => {
@@ -271,21 +474,54 @@ pub async fn check(ctx: &Ctx, step: &str, port: u16, host_port: u16, http: &Http
         }
     };
     if !c.running {
-        let holder = all.iter().find(|x| x.state == "running" && !x.labels.contains_key("com.docker.compose.project") && !x.labels.contains_key(PROBE_LABEL));
-        let mut r = CheckResult::fail(id("running"), format!("service {}'s container {} is {} (exit {})", svc.name, c.name, c.status, c.exit_code));
-        if c.error.contains("port is already allocated") || c.error.contains("address already in use") || c.status == "created" {
-            let who = holder.map(|h| format!("container {} (from the run step)", h.name)).unwrap_or_else(|| "another container or program".into());
-            r = r.found(format!("port {host_port} is already allocated: {who} still holds it"))
-                .hint(format!("stop it first (`docker stop {}`), then `{up}`", holder.map(|h| h.name.as_str()).unwrap_or("<container>")));
+        let holder = all.iter().find(|x| {
+            x.state == "running"
+                && !x.labels.contains_key("com.docker.compose.project")
+                && !x.labels.contains_key(PROBE_LABEL)
+        });
+        let mut r = CheckResult::fail(
+            id("running"),
+            format!(
+                "service {}'s container {} is {} (exit {})",
+                svc.name, c.name, c.status, c.exit_code
+            ),
+        );
+        if c.error.contains("port is already allocated")
+            || c.error.contains("address already in use")
+            || c.status == "created"
+        {
+            let who = holder
+                .map(|h| format!("container {} (from the run step)", h.name))
+                .unwrap_or_else(|| "another container or program".into());
+            r = r
+                .found(format!(
+                    "port {host_port} is already allocated: {who} still holds it"
+                ))
+                .hint(format!(
+                    "stop it first (`docker stop {}`), then `{up}`",
+                    holder.map(|h| h.name.as_str()).unwrap_or("<container>")
+                ));
         } else {
             let log = engine.logs_tail(&c.id, 15).await.unwrap_or_default();
-            r = r.hint(format!("`docker-compose logs {}` shows why; then `{up}`", svc.name)).detail(format!("last log lines:\n{log}"));
+            r = r
+                .hint(format!(
+                    "`docker-compose logs {}` shows why; then `{up}`",
+                    svc.name
+                ))
+                .detail(format!("last log lines:\n{log}"));
         }
         out.push(r);
         return out;
     }
     let alive = || async { matches!(engine.container(&c.id).await, Ok(Some(x)) if x.running) };
-    let result = probe("127.0.0.1", host_port, &http.path, Duration::from_secs(http.deadline_secs), alive).await;
+    let result = probe(
+        "127.0.0.1",
+        host_port,
+        &http.path,
+        Duration::from_secs(http.deadline_secs),
+        alive,
+    )
+    .await;
     match matches_expectation(http, &result.last) {
         Ok(()) => out.push(CheckResult::pass(id("running"), format!(
             "service {} runs (Compose {}) and http://localhost:{host_port}{} answers HTTP {}",
@@ -298,8 +534,14 @@ pub async fn check(ctx: &Ctx, step: &str, port: u16, host_port: u16, http: &Http
             .found(how)
             .hint(format!("`docker-compose logs {}` shows what the app says", svc.name))),
     }
-    if let (Some(img), Some((changed, file))) = (engine.image(&c.image_id).await.ok().flatten(), newest_source(&ctx.dir, sources)) {
-        if img.created.is_some_and(|t| changed > t + Duration::from_secs(2)) {
+    if let (Some(img), Some((changed, file))) = (
+        engine.image(&c.image_id).await.ok().flatten(),
+        newest_source(&ctx.dir, sources),
+    ) {
+        if img
+            .created
+            .is_some_and(|t| changed > t + Duration::from_secs(2))
+        {
             out.push(CheckResult::warn(id("fresh"), format!("{file} changed after the service's image was built ({}): `up` without `--build` reuses the old image", ago(img.created.unwrap())))
                 .hint(format!("`{up}`")));
         }
@@ -311,7 +553,8 @@ pub async fn check(ctx: &Ctx, step: &str, port: u16, host_port: u16, http: &Http
 mod tests {
     use super::*;
 
-    const GOOD: &str = "version: \"3.8\"\nservices:\n  web:\n    build: .\n    ports:\n      - \"5000:5000\"\n";
+    const GOOD: &str =
+        "version: \"3.8\"\nservices:\n  web:\n    build: .\n    ports:\n      - \"5000:5000\"\n";
 
     #[test]
     fn the_lesson_file_parses() {
@@ -324,7 +567,10 @@ mod tests {
     #[test]
     fn port_forms() {
         let s = parse("services:\n  web:\n    build: .\n    ports:\n      - 5000\n      - target: 5000\n        published: 5000\n      - \"127.0.0.1:8080:5000/tcp\"\n", "c.yml").unwrap();
-        assert_eq!(s[0].ports, vec![(None, 5000), (Some(5000), 5000), (Some(8080), 5000)]);
+        assert_eq!(
+            s[0].ports,
+            vec![(None, 5000), (Some(5000), 5000), (Some(8080), 5000)]
+        );
     }
 
     #[test]

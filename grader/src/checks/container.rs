@@ -31,7 +31,14 @@ fn is_compose(c: &ContainerSummary) -> bool {
 }
 
 /// Grade the learner's own `docker run`.
-pub async fn check(ctx: &Ctx, step: &str, image: &str, port: u16, host_port: u16, http: &HttpExpect) -> Vec<CheckResult> {
+pub async fn check(
+    ctx: &Ctx,
+    step: &str,
+    image: &str,
+    port: u16,
+    host_port: u16,
+    http: &HttpExpect,
+) -> Vec<CheckResult> {
     let id = format!("{step}.container");
     let engine = match ctx.engine(&id) {
         Ok(e) => e.clone(),
@@ -40,7 +47,10 @@ pub async fn check(ctx: &Ctx, step: &str, image: &str, port: u16, host_port: u16
     let app = match ctx.image(&id, image).await {
         Err(r) => return vec![r],
         Ok(None) => {
-            return vec![CheckResult::skip(&id, format!("there is no image {image} to run yet")).hint("do the build step first")]
+            return vec![
+                CheckResult::skip(&id, format!("there is no image {image} to run yet"))
+                    .hint("do the build step first"),
+            ]
         }
         Ok(Some(i)) => i,
     };
@@ -65,45 +75,87 @@ pub async fn check(ctx: &Ctx, step: &str, image: &str, port: u16, host_port: u16
         .or_else(|| mine.iter().find(|c| c.state == "running"))
         .or_else(|| mine.first());
     let Some(summary) = pick else {
-        return vec![CheckResult::fail(&id, format!("no container was created from {image}"))
-            .expected(run_cmd.clone())
-            .hint(format!("start one in the background: `{run_cmd}`"))];
+        return vec![
+            CheckResult::fail(&id, format!("no container was created from {image}"))
+                .expected(run_cmd.clone())
+                .hint(format!("start one in the background: `{run_cmd}`")),
+        ];
     };
     let c = match engine.container(&summary.id).await {
         Ok(Some(c)) => c,
-        Ok(None) => return vec![CheckResult::error(&id, "the container disappeared while being checked").hint("run `lab check` again")],
+        Ok(None) => {
+            return vec![
+                CheckResult::error(&id, "the container disappeared while being checked")
+                    .hint("run `lab check` again"),
+            ]
+        }
         Err(e) => return vec![engine_error(&id, &e)],
     };
     let name = c.name.clone();
     let mut out = Vec::new();
 
     if c.image_id != app.id {
-        return vec![CheckResult::fail(&id, format!("container {name} runs an older build of {repo} ({}), not the current image ({})", short_id(&c.image_id), short_id(&app.id)))
-            .hint(format!("replace it: `docker rm -f {name}` then `{run_cmd}`"))];
+        return vec![CheckResult::fail(
+            &id,
+            format!(
+                "container {name} runs an older build of {repo} ({}), not the current image ({})",
+                short_id(&c.image_id),
+                short_id(&app.id)
+            ),
+        )
+        .hint(format!(
+            "replace it: `docker rm -f {name}` then `{run_cmd}`"
+        ))];
     }
 
     // Ports.
     let published = c.host_port(port);
     match published.as_deref() {
         None => {
-            let other: Vec<String> = c.port_bindings.iter().map(|(k, v)| format!("{k} -> {}", v.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>().join(","))).collect();
-            let found = if other.is_empty() { "no published ports (no -p)".to_string() } else { format!("published: {}", other.join("; ")) };
+            let other: Vec<String> = c
+                .port_bindings
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k} -> {}",
+                        v.iter()
+                            .map(|(_, p)| p.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                })
+                .collect();
+            let found = if other.is_empty() {
+                "no published ports (no -p)".to_string()
+            } else {
+                format!("published: {}", other.join("; "))
+            };
             out.push(CheckResult::fail(format!("{step}.ports"), format!("container {name} does not publish the app's port {port}/tcp, so nothing on the host reaches it"))
                 .expected(format!("-p {host_port}:{port} (host port first, then the container port)"))
                 .found(found)
                 .hint(format!("`docker rm -f {name}` then `{run_cmd}`")));
         }
-        Some(p) if p == host_port.to_string() => out.push(CheckResult::pass(format!("{step}.ports"), format!("container port {port} is published on host port {host_port}"))),
+        Some(p) if p == host_port.to_string() => out.push(CheckResult::pass(
+            format!("{step}.ports"),
+            format!("container port {port} is published on host port {host_port}"),
+        )),
         Some(p) => {
             let someone_else = host_port_taken(host_port)
                 && !all.iter().any(|x| x.state == "running" && x.id != c.id);
             if someone_else {
                 out.push(CheckResult::warn(format!("{step}.ports"), format!("published on host port {p}, because port {host_port} is taken on this machine by another program (on macOS, the AirPlay receiver): accepted")));
             } else {
-                out.push(CheckResult::fail(format!("{step}.ports"), format!("container port {port} is published on host port {p}, not {host_port}"))
+                out.push(
+                    CheckResult::fail(
+                        format!("{step}.ports"),
+                        format!(
+                            "container port {port} is published on host port {p}, not {host_port}"
+                        ),
+                    )
                     .expected(format!("-p {host_port}:{port}"))
                     .found(format!("-p {p}:{port}"))
-                    .hint(format!("`docker rm -f {name}` then `{run_cmd}`")));
+                    .hint(format!("`docker rm -f {name}` then `{run_cmd}`")),
+                );
             }
         }
     }
@@ -111,7 +163,13 @@ pub async fn check(ctx: &Ctx, step: &str, image: &str, port: u16, host_port: u16
     // State.
     if c.restarting || c.restart_count > 0 && !c.running {
         let log = engine.logs_tail(&c.id, 15).await.unwrap_or_default();
-        let mut r = CheckResult::fail(&id, format!("container {name} is crash-looping (restarted {} times, last exit {})", c.restart_count, c.exit_code));
+        let mut r = CheckResult::fail(
+            &id,
+            format!(
+                "container {name} is crash-looping (restarted {} times, last exit {})",
+                c.restart_count, c.exit_code
+            ),
+        );
         if let Some((why, fix)) = diagnose(&log, c.exit_code) {
             r = r.found(why).hint(fix);
         }
@@ -140,9 +198,22 @@ pub async fn check(ctx: &Ctx, step: &str, image: &str, port: u16, host_port: u16
     };
     let cid = c.id.clone();
     let alive = || async { matches!(engine.container(&cid).await, Ok(Some(c)) if c.running) };
-    let result = probe("127.0.0.1", p, &http.path, Duration::from_secs(http.deadline_secs), alive).await;
+    let result = probe(
+        "127.0.0.1",
+        p,
+        &http.path,
+        Duration::from_secs(http.deadline_secs),
+        alive,
+    )
+    .await;
     match matches_expectation(http, &result.last) {
-        Ok(()) => out.push(CheckResult::pass(&id, format!("container {name} runs detached and http://localhost:{p}{} answers HTTP {}", http.path, http.status))),
+        Ok(()) => out.push(CheckResult::pass(
+            &id,
+            format!(
+                "container {name} runs detached and http://localhost:{p}{} answers HTTP {}",
+                http.path, http.status
+            ),
+        )),
         Err(how) => {
             let log = engine.logs_tail(&c.id, 15).await.unwrap_or_default();
             let mut r = CheckResult::fail(&id, format!("container {name} is running but http://localhost:{p}{} does not answer as the app does", http.path))
@@ -160,9 +231,20 @@ pub async fn check(ctx: &Ctx, step: &str, image: &str, port: u16, host_port: u16
     out
 }
 
-async fn stopped(engine: &std::sync::Arc<dyn crate::engine::Engine>, c: &Container, id: &str, run_cmd: &str) -> CheckResult {
+async fn stopped(
+    engine: &std::sync::Arc<dyn crate::engine::Engine>,
+    c: &Container,
+    id: &str,
+    run_cmd: &str,
+) -> CheckResult {
     let log = engine.logs_tail(&c.id, 15).await.unwrap_or_default();
-    let mut r = CheckResult::fail(id, format!("container {} is not running ({}, exit code {})", c.name, c.status, c.exit_code));
+    let mut r = CheckResult::fail(
+        id,
+        format!(
+            "container {} is not running ({}, exit code {})",
+            c.name, c.status, c.exit_code
+        ),
+    );
     if c.oom_killed {
         r = r.found("killed for using too much memory (OOMKilled)");
     }
@@ -174,7 +256,10 @@ async fn stopped(engine: &std::sync::Arc<dyn crate::engine::Engine>, c: &Contain
     if let Some((why, fix)) = diagnose(&format!("{}\n{log}", c.error), c.exit_code) {
         r = r.found(why).hint(fix);
     } else {
-        r = r.hint(format!("start it again with `docker start {}`, or run a new one: `{run_cmd}`", c.name));
+        r = r.hint(format!(
+            "start it again with `docker start {}`, or run a new one: `{run_cmd}`",
+            c.name
+        ));
     }
     r.detail(format!("last log lines:\n{log}"))
 }

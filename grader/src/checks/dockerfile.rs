@@ -62,7 +62,11 @@ pub fn check(ctx: &Ctx, step: &str, spec: &CheckSpec) -> Vec<CheckResult> {
     let mut out = vec![CheckResult::pass(id("syntax"), "the Dockerfile parses")];
     out.push(check_base(&facts, &id("base"), base_image));
     out.push(check_workdir(&facts, &id("workdir"), workdir));
-    out.extend(check_requirements(&facts, &id("requirements"), requirements));
+    out.extend(check_requirements(
+        &facts,
+        &id("requirements"),
+        requirements,
+    ));
     out.push(check_copy_code(&facts, &id("copy-code")));
     out.extend(check_env(&facts, &id("env"), env));
     out.push(check_expose(&facts, &id("expose"), *port));
@@ -118,9 +122,12 @@ fn check_base(f: &Facts, id: &str, want: &str) -> CheckResult {
 
 fn check_workdir(f: &Facts, id: &str, want: &str) -> CheckResult {
     let Some((raw, pos, index)) = f.workdirs.last() else {
-        return CheckResult::fail(id, "there is no WORKDIR: files land in / and the app's paths do not match PYTHONPATH")
-            .expected(format!("WORKDIR {want}"))
-            .hint(format!("add `WORKDIR {want}` right after FROM"));
+        return CheckResult::fail(
+            id,
+            "there is no WORKDIR: files land in / and the app's paths do not match PYTHONPATH",
+        )
+        .expected(format!("WORKDIR {want}"))
+        .hint(format!("add `WORKDIR {want}` right after FROM"));
     };
     let effective = f.workdir().unwrap_or_default();
     if effective != want {
@@ -136,29 +143,36 @@ fn check_workdir(f: &Facts, id: &str, want: &str) -> CheckResult {
             .hint(format!("use the absolute path: `WORKDIR {want}`"));
     }
     if let Some(first_copy) = f.copies.first().filter(|c| c.index < *index) {
-        return CheckResult::fail(id, "a COPY comes before WORKDIR, so it copies into / rather than the app directory")
-            .at(at(first_copy.pos))
-            .expected(format!("WORKDIR {want} before any COPY"))
-            .hint("move WORKDIR up, right after FROM");
+        return CheckResult::fail(
+            id,
+            "a COPY comes before WORKDIR, so it copies into / rather than the app directory",
+        )
+        .at(at(first_copy.pos))
+        .expected(format!("WORKDIR {want} before any COPY"))
+        .hint("move WORKDIR up, right after FROM");
     }
     CheckResult::pass(id, format!("WORKDIR is {want}")).at(at(*pos))
 }
 
 fn is_pip_install(run: &str, requirements: &str) -> bool {
     let words: Vec<&str> = run.split_whitespace().collect();
-    let has_pip = words
-        .windows(2)
-        .any(|w| (w[0].ends_with("pip") || w[0].ends_with("pip3") || w[0] == "pip") && w[1] == "install");
+    let has_pip = words.windows(2).any(|w| {
+        (w[0].ends_with("pip") || w[0].ends_with("pip3") || w[0] == "pip") && w[1] == "install"
+    });
     has_pip && run.contains(requirements)
 }
 
 fn check_requirements(f: &Facts, id: &str, requirements: &str) -> Vec<CheckResult> {
-    let copy_req = f
-        .copies
-        .iter()
-        .find(|c| c.sources.iter().any(|s| s.trim_start_matches("./") == requirements));
+    let copy_req = f.copies.iter().find(|c| {
+        c.sources
+            .iter()
+            .any(|s| s.trim_start_matches("./") == requirements)
+    });
     let code_copy = f.copies.iter().find(|c| copies_everything(&c.sources));
-    let install = f.runs.iter().find(|r| is_pip_install(&r.text, requirements));
+    let install = f
+        .runs
+        .iter()
+        .find(|r| is_pip_install(&r.text, requirements));
     let mut out = Vec::new();
     let Some(install) = install else {
         out.push(
@@ -182,10 +196,15 @@ fn check_requirements(f: &Facts, id: &str, requirements: &str) -> Vec<CheckResul
         }
         _ => {
             out.push(
-                CheckResult::fail(id, format!("{requirements} is not copied into the image before pip reads it"))
-                    .at(at(install.pos))
-                    .expected(format!("COPY {requirements} .  before the RUN pip install"))
-                    .hint(format!("add `COPY {requirements} .` right before the install")),
+                CheckResult::fail(
+                    id,
+                    format!("{requirements} is not copied into the image before pip reads it"),
+                )
+                .at(at(install.pos))
+                .expected(format!("COPY {requirements} .  before the RUN pip install"))
+                .hint(format!(
+                    "add `COPY {requirements} .` right before the install"
+                )),
             );
             return out;
         }
@@ -258,7 +277,10 @@ fn check_env(f: &Facts, id: &str, want: &BTreeMap<String, String>) -> Vec<CheckR
     }
     if all_ok {
         let list: Vec<String> = want.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        out.insert(0, CheckResult::pass(id, format!("the environment is set: {}", list.join(", "))));
+        out.insert(
+            0,
+            CheckResult::pass(id, format!("the environment is set: {}", list.join(", "))),
+        );
     }
     out
 }
@@ -288,19 +310,43 @@ struct Gunicorn {
 }
 
 fn read_gunicorn(args: &[String]) -> Option<Gunicorn> {
-    let start = args.iter().position(|a| a == "gunicorn" || a.ends_with("/gunicorn"))?;
-    let mut g = Gunicorn { bind: None, app: None };
+    let start = args
+        .iter()
+        .position(|a| a == "gunicorn" || a.ends_with("/gunicorn"))?;
+    let mut g = Gunicorn {
+        bind: None,
+        app: None,
+    };
     let mut it = args[start + 1..].iter();
     while let Some(a) = it.next() {
         if a == "--bind" || a == "-b" {
             g.bind = it.next().cloned();
         } else if let Some(v) = a.strip_prefix("--bind=") {
             g.bind = Some(v.to_string());
-        } else if let Some(v) = a.strip_prefix("-b").filter(|v| !v.is_empty() && !v.starts_with('-')) {
+        } else if let Some(v) = a
+            .strip_prefix("-b")
+            .filter(|v| !v.is_empty() && !v.starts_with('-'))
+        {
             g.bind = Some(v.to_string());
         } else if a.starts_with('-') {
             // Flags that take a value in the next word.
-            if !a.contains('=') && matches!(a.as_str(), "-w" | "--workers" | "-k" | "--worker-class" | "-t" | "--timeout" | "--threads" | "--chdir" | "-c" | "--config" | "--log-level" | "--access-logfile" | "--error-logfile") {
+            if !a.contains('=')
+                && matches!(
+                    a.as_str(),
+                    "-w" | "--workers"
+                        | "-k"
+                        | "--worker-class"
+                        | "-t"
+                        | "--timeout"
+                        | "--threads"
+                        | "--chdir"
+                        | "-c"
+                        | "--config"
+                        | "--log-level"
+                        | "--access-logfile"
+                        | "--error-logfile"
+                )
+            {
                 it.next();
             }
         } else {
@@ -311,7 +357,13 @@ fn read_gunicorn(args: &[String]) -> Option<Gunicorn> {
 }
 
 fn check_cmd(f: &Facts, id: &str, want: &[String], port: u16) -> CheckResult {
-    let want_json = format!("CMD [{}]", want.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(","));
+    let want_json = format!(
+        "CMD [{}]",
+        want.iter()
+            .map(|w| format!("\"{w}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     let want_app = want.last().cloned().unwrap_or_default();
     let want_bind = format!("0.0.0.0:{port}");
     let Some(CmdFact { exec, args, pos }) = &f.cmd else {
@@ -319,7 +371,11 @@ fn check_cmd(f: &Facts, id: &str, want: &[String], port: u16) -> CheckResult {
             .expected(want_json.clone())
             .hint(format!("end the Dockerfile with `{want_json}`"));
     };
-    let r = |msg: String| CheckResult::fail(id, msg).at(at(*pos)).expected(want_json.clone());
+    let r = |msg: String| {
+        CheckResult::fail(id, msg)
+            .at(at(*pos))
+            .expected(want_json.clone())
+    };
     if !exec {
         let raw = args.join(" ");
         if raw.trim_start().starts_with('[') {
@@ -332,8 +388,10 @@ fn check_cmd(f: &Facts, id: &str, want: &[String], port: u16) -> CheckResult {
             .hint(format!("write it in exec form (a JSON array): `{want_json}`"));
     }
     if f.entrypoint.is_some() {
-        return r("an ENTRYPOINT is set, so the CMD becomes its arguments rather than the command".into())
-            .hint("remove the ENTRYPOINT; the lesson runs gunicorn from CMD");
+        return r(
+            "an ENTRYPOINT is set, so the CMD becomes its arguments rather than the command".into(),
+        )
+        .hint("remove the ENTRYPOINT; the lesson runs gunicorn from CMD");
     }
     if let Some(joined) = args.iter().find(|a| a.contains(' ')) {
         return r(format!("the array element {joined:?} holds a space: exec form passes it as one argument, so gunicorn misreads it and exits"))
@@ -384,15 +442,33 @@ fn check_dockerignore(ctx: &Ctx, id: &str, wanted: &[String]) -> Vec<CheckResult
     };
     let lines: Vec<String> = text
         .lines()
-        .map(|l| l.trim().trim_start_matches("**/").trim_end_matches('/').to_string())
+        .map(|l| {
+            l.trim()
+                .trim_start_matches("**/")
+                .trim_end_matches('/')
+                .to_string()
+        })
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect();
     let missing: Vec<&String> = wanted.iter().filter(|w| !lines.contains(w)).collect();
     if missing.is_empty() {
-        vec![CheckResult::pass(id, ".dockerignore keeps the repository, virtual environments and caches out of the image")]
+        vec![CheckResult::pass(
+            id,
+            ".dockerignore keeps the repository, virtual environments and caches out of the image",
+        )]
     } else {
-        vec![CheckResult::warn(id, format!(".dockerignore does not exclude {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")))
-            .at(".dockerignore")
-            .hint("add one line per pattern to .dockerignore")]
+        vec![CheckResult::warn(
+            id,
+            format!(
+                ".dockerignore does not exclude {}",
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .at(".dockerignore")
+        .hint("add one line per pattern to .dockerignore")]
     }
 }

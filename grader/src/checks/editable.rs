@@ -82,15 +82,26 @@ pub fn candidates(ctx: &Ctx) -> Vec<(PathBuf, String)> {
 async fn inspect(python: &Path, dist: &str, module: &str) -> Result<Inspection, String> {
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut cmd = tokio::process::Command::new(python);
-    cmd.arg("-I").arg("-c").arg(INSPECT).arg(dist).arg(module).current_dir(scratch.path()).kill_on_drop(true);
+    cmd.arg("-I")
+        .arg("-c")
+        .arg(INSPECT)
+        .arg(dist)
+        .arg(module)
+        .current_dir(scratch.path())
+        .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(20), cmd.output())
         .await
         .map_err(|_| format!("{} did not answer within 20 s", python.display()))?
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
     if !out.status.success() {
-        return Err(format!("{} failed: {}", python.display(), String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "{} failed: {}",
+            python.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("unexpected output from {}: {e}", python.display()))
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("unexpected output from {}: {e}", python.display()))
 }
 
 fn file_url_path(url: &str) -> Option<PathBuf> {
@@ -121,30 +132,53 @@ fn same(a: &Path, b: &Path) -> bool {
 }
 
 /// Grade the editable install.
-pub async fn check(ctx: &Ctx, step: &str, dist: &str, module: &str, app: &str, http: &HttpExpect) -> Vec<CheckResult> {
+pub async fn check(
+    ctx: &Ctx,
+    step: &str,
+    dist: &str,
+    module: &str,
+    app: &str,
+    http: &HttpExpect,
+) -> Vec<CheckResult> {
     let id = |s: &str| format!("{step}.{s}");
     let install = format!("python3 -m venv .venv && . .venv/bin/activate && pip install -e .");
     let cands = candidates(ctx);
     let (python, why) = cands[0].clone();
-    let info = match inspect(&python, dist, module).await {
-        Ok(i) => i,
-        Err(e) => {
-            return vec![CheckResult::fail(id("installed"), format!("cannot use the Python chosen by {why}: {e}"))
-                .hint(format!("create the environment: `{install}`, or name the interpreter with --python PATH"))]
-        }
-    };
-    let who = format!("{} (Python {}, chosen by {why})", info.executable, info.version);
+    let info =
+        match inspect(&python, dist, module).await {
+            Ok(i) => i,
+            Err(e) => return vec![CheckResult::fail(
+                id("installed"),
+                format!("cannot use the Python chosen by {why}: {e}"),
+            )
+            .hint(format!(
+                "create the environment: `{install}`, or name the interpreter with --python PATH"
+            ))],
+        };
+    let who = format!(
+        "{} (Python {}, chosen by {why})",
+        info.executable, info.version
+    );
     let Some(version) = &info.dist_version else {
         let mut r = CheckResult::fail(id("installed"), format!("{dist} is not installed in {who}"))
             .hint(format!("`{install}`"));
         for (other, owhy) in cands.iter().skip(1) {
             if let Ok(o) = inspect(other, dist, module).await {
                 if o.dist_version.is_some() {
-                    r = r.found(format!("installed in another interpreter: {} ({owhy})", o.executable)).hint(format!(
-                        "activate that environment (`. {}/bin/activate`) or pass --python {}",
-                        Path::new(&o.executable).parent().and_then(|p| p.parent()).map(|p| p.display().to_string()).unwrap_or_default(),
-                        o.executable
-                    ));
+                    r = r
+                        .found(format!(
+                            "installed in another interpreter: {} ({owhy})",
+                            o.executable
+                        ))
+                        .hint(format!(
+                            "activate that environment (`. {}/bin/activate`) or pass --python {}",
+                            Path::new(&o.executable)
+                                .parent()
+                                .and_then(|p| p.parent())
+                                .map(|p| p.display().to_string())
+                                .unwrap_or_default(),
+                            o.executable
+                        ));
                     break;
                 }
             }
@@ -152,9 +186,21 @@ pub async fn check(ctx: &Ctx, step: &str, dist: &str, module: &str, app: &str, h
         return vec![r];
     };
     let mut out = Vec::new();
-    let direct: Option<serde_json::Value> = info.direct_url.as_deref().and_then(|t| serde_json::from_str(t).ok());
-    let editable = direct.as_ref().and_then(|d| d.pointer("/dir_info/editable")).and_then(|v| v.as_bool()).unwrap_or(false);
-    let url = direct.as_ref().and_then(|d| d.get("url")).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let direct: Option<serde_json::Value> = info
+        .direct_url
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok());
+    let editable = direct
+        .as_ref()
+        .and_then(|d| d.pointer("/dir_info/editable"))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let url = direct
+        .as_ref()
+        .and_then(|d| d.get("url"))
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
     if !editable {
         return vec![CheckResult::fail(id("installed"), format!("{dist} {version} is installed in {who}, but not in editable mode: it is a frozen copy, so code edits do not show until you reinstall"))
             .expected("\"dir_info\": {\"editable\": true} in direct_url.json (pip install -e .)")
@@ -164,16 +210,31 @@ pub async fn check(ctx: &Ctx, step: &str, dist: &str, module: &str, app: &str, h
     match file_url_path(&url) {
         Some(p) if same(&p, &ctx.dir) => {}
         _ => {
-            return vec![CheckResult::fail(id("installed"), format!("{dist} is installed in editable mode, but from another copy of the code"))
-                .expected(format!("file://{}", ctx.dir.display()))
-                .found(url)
-                .hint("run `pip install -e .` from this workspace")]
+            return vec![CheckResult::fail(
+                id("installed"),
+                format!("{dist} is installed in editable mode, but from another copy of the code"),
+            )
+            .expected(format!("file://{}", ctx.dir.display()))
+            .found(url)
+            .hint("run `pip install -e .` from this workspace")]
         }
     }
-    out.push(CheckResult::pass(id("installed"), format!("{dist} {version} is installed in editable mode from the workspace into {who}")));
+    out.push(CheckResult::pass(
+        id("installed"),
+        format!("{dist} {version} is installed in editable mode from the workspace into {who}"),
+    ));
     match (&info.module_origin, &info.module_error) {
-        (Some(origin), _) if Path::new(origin).canonicalize().ok().zip(ctx.dir.canonicalize().ok()).is_some_and(|(o, d)| o.starts_with(d)) => {
-            out.push(CheckResult::pass(id("module"), format!("{module} resolves to the workspace ({origin}): edits are live")));
+        (Some(origin), _)
+            if Path::new(origin)
+                .canonicalize()
+                .ok()
+                .zip(ctx.dir.canonicalize().ok())
+                .is_some_and(|(o, d)| o.starts_with(d)) =>
+        {
+            out.push(CheckResult::pass(
+                id("module"),
+                format!("{module} resolves to the workspace ({origin}): edits are live"),
+            ));
         }
         (origin, err) => {
             out.push(CheckResult::fail(id("module"), format!("{module} does not resolve to the workspace's file"))
@@ -205,14 +266,22 @@ async fn serve(ctx: &Ctx, id: &str, python: &Path, app: &str, http: &HttpExpect)
         return CheckResult::error(id, "cannot create a log file");
     };
     let mut cmd = tokio::process::Command::new(python);
-    cmd.args(["-m", "gunicorn", "--bind", &format!("127.0.0.1:{port}"), "--workers", "1", app])
-        .current_dir(scratch.path())
-        .env_remove("PYTHONPATH")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .process_group(0)
-        .kill_on_drop(true);
+    cmd.args([
+        "-m",
+        "gunicorn",
+        "--bind",
+        &format!("127.0.0.1:{port}"),
+        "--workers",
+        "1",
+        app,
+    ])
+    .current_dir(scratch.path())
+    .env_remove("PYTHONPATH")
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(log)
+    .process_group(0)
+    .kill_on_drop(true);
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return CheckResult::error(id, format!("cannot start gunicorn: {e}")),
@@ -221,15 +290,33 @@ async fn serve(ctx: &Ctx, id: &str, python: &Path, app: &str, http: &HttpExpect)
     ctx.cleanup.add_pid(pid);
     let child = Arc::new(Mutex::new(child));
     let alive = || {
-        let running = child.lock().unwrap().try_wait().map(|s| s.is_none()).unwrap_or(false);
+        let running = child
+            .lock()
+            .unwrap()
+            .try_wait()
+            .map(|s| s.is_none())
+            .unwrap_or(false);
         async move { running }
     };
-    let result = probe("127.0.0.1", port, &http.path, Duration::from_secs(http.deadline_secs), alive).await;
+    let result = probe(
+        "127.0.0.1",
+        port,
+        &http.path,
+        Duration::from_secs(http.deadline_secs),
+        alive,
+    )
+    .await;
     kill_group(pid);
     ctx.cleanup.remove_pid(pid);
     let _ = tokio::time::timeout(Duration::from_secs(3), async {
         loop {
-            if child.lock().unwrap().try_wait().map(|s| s.is_some()).unwrap_or(true) {
+            if child
+                .lock()
+                .unwrap()
+                .try_wait()
+                .map(|s| s.is_some())
+                .unwrap_or(true)
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -237,10 +324,24 @@ async fn serve(ctx: &Ctx, id: &str, python: &Path, app: &str, http: &HttpExpect)
     })
     .await;
     match matches_expectation(http, &result.last) {
-        Ok(()) => CheckResult::pass(id, format!("gunicorn from this environment served {app} (HTTP {} in {:.1} s) and was stopped", http.status, result.elapsed.as_secs_f64())),
+        Ok(()) => CheckResult::pass(
+            id,
+            format!(
+                "gunicorn from this environment served {app} (HTTP {} in {:.1} s) and was stopped",
+                http.status,
+                result.elapsed.as_secs_f64()
+            ),
+        ),
         Err(how) => {
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: Vec<&str> = log
+                .lines()
+                .rev()
+                .take(12)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             CheckResult::fail(id, format!("gunicorn from this environment did not serve {app}"))
                 .found(how)
                 .hint("run `gunicorn --bind 127.0.0.1:5000 src.main:app` in the activated environment to see why")

@@ -46,7 +46,11 @@ fn config_differences(image: &Image, facts: &dockerfile::Facts) -> Vec<(String, 
         }
     }
     for (p, _) in &facts.expose {
-        let key = if p.contains('/') { p.clone() } else { format!("{p}/tcp") };
+        let key = if p.contains('/') {
+            p.clone()
+        } else {
+            format!("{p}/tcp")
+        };
         if !image.exposed_ports.contains(&key) {
             diffs.push(("EXPOSE".into(), key, image.exposed_ports.join(", ")));
         }
@@ -58,25 +62,41 @@ fn config_differences(image: &Image, facts: &dockerfile::Facts) -> Vec<(String, 
             vec!["/bin/sh".into(), "-c".into(), cmd.args.join(" ")]
         };
         if image.cmd != want {
-            diffs.push(("CMD".into(), format!("{want:?}"), format!("{:?}", image.cmd)));
+            diffs.push((
+                "CMD".into(),
+                format!("{want:?}"),
+                format!("{:?}", image.cmd),
+            ));
         }
     }
     diffs
 }
 
 /// Grade the built image.
-pub async fn check(ctx: &Ctx, step: &str, name: &str, base: &str, sources: &[String]) -> Vec<CheckResult> {
+pub async fn check(
+    ctx: &Ctx,
+    step: &str,
+    name: &str,
+    base: &str,
+    sources: &[String],
+) -> Vec<CheckResult> {
     let id = |s: &str| format!("{step}.{s}");
     let image = match ctx.image(&id("exists"), name).await {
         Err(e) => return vec![e],
         Ok(i) => i,
     };
-    let facts = dockerfile::read(&ctx.dir).ok().flatten().and_then(Result::ok);
+    let facts = dockerfile::read(&ctx.dir)
+        .ok()
+        .flatten()
+        .and_then(Result::ok);
     let Some(image) = image else {
         return vec![missing(ctx, &id("exists"), name, facts.as_ref()).await];
     };
     let short = short_id(&image.id);
-    let mut out = vec![CheckResult::pass(id("exists"), format!("{name} exists ({short})"))];
+    let mut out = vec![CheckResult::pass(
+        id("exists"),
+        format!("{name} exists ({short})"),
+    )];
 
     match ctx.image(&id("base"), base).await {
         Err(e) => out.push(e),
@@ -98,20 +118,31 @@ pub async fn check(ctx: &Ctx, step: &str, name: &str, base: &str, sources: &[Str
     if let Some(f) = &facts {
         let diffs = config_differences(&image, f);
         if diffs.is_empty() {
-            out.push(CheckResult::pass(id("config"), "its config (working dir, env, port, command) matches the Dockerfile"));
+            out.push(CheckResult::pass(
+                id("config"),
+                "its config (working dir, env, port, command) matches the Dockerfile",
+            ));
         } else {
             let expected: Vec<String> = diffs.iter().map(|(k, w, _)| format!("{k} {w}")).collect();
             let found: Vec<String> = diffs.iter().map(|(k, _, g)| format!("{k} {g}")).collect();
             out.push(
-                CheckResult::fail(id("config"), format!("{name} was not built from the current Dockerfile: its config differs"))
-                    .expected(expected.join("; "))
-                    .found(found.join("; "))
-                    .hint(format!("rebuild from the workspace: `docker build -t {} .`", repo_of(name))),
+                CheckResult::fail(
+                    id("config"),
+                    format!("{name} was not built from the current Dockerfile: its config differs"),
+                )
+                .expected(expected.join("; "))
+                .found(found.join("; "))
+                .hint(format!(
+                    "rebuild from the workspace: `docker build -t {} .`",
+                    repo_of(name)
+                )),
             );
         }
     }
 
-    if let (Some(created), Some((changed, file))) = (image.created, newest_source(&ctx.dir, sources)) {
+    if let (Some(created), Some((changed, file))) =
+        (image.created, newest_source(&ctx.dir, sources))
+    {
         if changed > created + std::time::Duration::from_secs(2) {
             out.push(
                 CheckResult::warn(id("fresh"), format!("{file} changed after the image was built ({}), so the image may run old code", ago(created)))
@@ -123,12 +154,21 @@ pub async fn check(ctx: &Ctx, step: &str, name: &str, base: &str, sources: &[Str
 }
 
 /// The image is missing: explain, naming a look-alike if one exists.
-async fn missing(ctx: &Ctx, id: &str, name: &str, facts: Option<&dockerfile::Facts>) -> CheckResult {
+async fn missing(
+    ctx: &Ctx,
+    id: &str,
+    name: &str,
+    facts: Option<&dockerfile::Facts>,
+) -> CheckResult {
     let repo = repo_of(name);
     let base = CheckResult::fail(id, format!("there is no image {name}"))
         .expected(name.to_string())
-        .hint(format!("build it from the workspace: `docker build -t {repo} .`"));
-    let Ok(engine) = ctx.engine(id) else { return base };
+        .hint(format!(
+            "build it from the workspace: `docker build -t {repo} .`"
+        ));
+    let Ok(engine) = ctx.engine(id) else {
+        return base;
+    };
     let list = match engine.images().await {
         Ok(l) => l,
         Err(e) => return engine_error(id, &e),
@@ -136,11 +176,15 @@ async fn missing(ctx: &Ctx, id: &str, name: &str, facts: Option<&dockerfile::Fac
     // An image whose config matches this Dockerfile is the learner's build under another name.
     if let Some(f) = facts {
         for summary in list.iter().take(50) {
-            let Ok(Some(img)) = engine.image(&summary.id).await else { continue };
+            let Ok(Some(img)) = engine.image(&summary.id).await else {
+                continue;
+            };
             if img.cmd.is_empty() || !config_differences(&img, f).is_empty() {
                 continue;
             }
-            let names = if summary.repo_tags.is_empty() || summary.repo_tags.iter().all(|t| t == "<none>:<none>") {
+            let names = if summary.repo_tags.is_empty()
+                || summary.repo_tags.iter().all(|t| t == "<none>:<none>")
+            {
                 "no name at all (built without -t)".to_string()
             } else {
                 summary.repo_tags.join(", ")

@@ -66,25 +66,41 @@ pub fn engine_error(id: &str, e: &EngineError) -> CheckResult {
 pub async fn run_check(ctx: &Ctx, step: &str, spec: &CheckSpec) -> Vec<CheckResult> {
     match spec {
         CheckSpec::Dockerfile { .. } => dockerfile::check(ctx, step, spec),
-        CheckSpec::Image { image, base_image, sources } => {
-            image::check(ctx, step, image, base_image, sources).await
-        }
-        CheckSpec::Container { image, container_port, host_port, http } => {
-            container::check(ctx, step, image, *container_port, *host_port, http).await
-        }
-        CheckSpec::Probe { image, container_port, memory_mib, http } => {
-            probe::check(ctx, step, image, *container_port, *memory_mib, http).await
-        }
-        CheckSpec::Tag { source, repository, tag } => {
-            tag::check(ctx, step, source, repository, tag).await
-        }
+        CheckSpec::Image {
+            image,
+            base_image,
+            sources,
+        } => image::check(ctx, step, image, base_image, sources).await,
+        CheckSpec::Container {
+            image,
+            container_port,
+            host_port,
+            http,
+        } => container::check(ctx, step, image, *container_port, *host_port, http).await,
+        CheckSpec::Probe {
+            image,
+            container_port,
+            memory_mib,
+            http,
+        } => probe::check(ctx, step, image, *container_port, *memory_mib, http).await,
+        CheckSpec::Tag {
+            source,
+            repository,
+            tag,
+        } => tag::check(ctx, step, source, repository, tag).await,
         CheckSpec::Push { repository, tag } => push::check(ctx, step, repository, tag).await,
-        CheckSpec::Compose { container_port, host_port, http, sources } => {
-            compose::check(ctx, step, *container_port, *host_port, http, sources).await
-        }
-        CheckSpec::Editable { distribution, module, app, http } => {
-            editable::check(ctx, step, distribution, module, app, http).await
-        }
+        CheckSpec::Compose {
+            container_port,
+            host_port,
+            http,
+            sources,
+        } => compose::check(ctx, step, *container_port, *host_port, http, sources).await,
+        CheckSpec::Editable {
+            distribution,
+            module,
+            app,
+            http,
+        } => editable::check(ctx, step, distribution, module, app, http).await,
     }
 }
 
@@ -138,9 +154,14 @@ pub fn ago(t: std::time::SystemTime) -> String {
 }
 
 /// The newest modification time among workspace paths (directories walked), and which file.
-pub fn newest_source(dir: &std::path::Path, sources: &[String]) -> Option<(std::time::SystemTime, String)> {
+pub fn newest_source(
+    dir: &std::path::Path,
+    sources: &[String],
+) -> Option<(std::time::SystemTime, String)> {
     fn walk(p: &std::path::Path, rel: &str, best: &mut Option<(std::time::SystemTime, String)>) {
-        let Ok(meta) = std::fs::metadata(p) else { return };
+        let Ok(meta) = std::fs::metadata(p) else {
+            return;
+        };
         if meta.is_dir() {
             let Ok(rd) = std::fs::read_dir(p) else { return };
             for e in rd.flatten() {

@@ -47,7 +47,8 @@ pub fn diagnose(log: &str, exit_code: i64) -> Option<(String, String)> {
             "check the app path in CMD (`src.main:app`), that `COPY . .` copies src/, and PYTHONPATH=/app".into(),
         ));
     }
-    if l.contains("Listening at: http://127.0.0.1") || l.contains("Listening at: http://localhost") {
+    if l.contains("Listening at: http://127.0.0.1") || l.contains("Listening at: http://localhost")
+    {
         return Some((
             "gunicorn listens on 127.0.0.1 inside the container, which the published port cannot reach".into(),
             "bind all interfaces: \"--bind\", \"0.0.0.0:5000\"".into(),
@@ -68,14 +69,22 @@ pub fn diagnose(log: &str, exit_code: i64) -> Option<(String, String)> {
     if exit_code == 137 {
         return Some((
             "the container was killed (exit 137: out of memory or SIGKILL)".into(),
-            "check the app's memory use; with a shell-form CMD, `docker stop` also ends in 137".into(),
+            "check the app's memory use; with a shell-form CMD, `docker stop` also ends in 137"
+                .into(),
         ));
     }
     None
 }
 
 /// Start the image, probe it, remove it.
-pub async fn check(ctx: &Ctx, step: &str, image: &str, port: u16, memory_mib: i64, http: &HttpExpect) -> Vec<CheckResult> {
+pub async fn check(
+    ctx: &Ctx,
+    step: &str,
+    image: &str,
+    port: u16,
+    memory_mib: i64,
+    http: &HttpExpect,
+) -> Vec<CheckResult> {
     let id = format!("{step}.serves");
     let engine = match ctx.engine(&id) {
         Ok(e) => e.clone(),
@@ -84,8 +93,10 @@ pub async fn check(ctx: &Ctx, step: &str, image: &str, port: u16, memory_mib: i6
     match ctx.image(&id, image).await {
         Err(r) => return vec![r],
         Ok(None) => {
-            return vec![CheckResult::skip(&id, format!("there is no image {image} to run yet"))
-                .hint("do the build step first")]
+            return vec![
+                CheckResult::skip(&id, format!("there is no image {image} to run yet"))
+                    .hint("do the build step first"),
+            ]
         }
         Ok(Some(_)) => {}
     }
@@ -99,7 +110,8 @@ pub async fn check(ctx: &Ctx, step: &str, image: &str, port: u16, memory_mib: i6
         Ok(cid) => cid,
         Err(e) => {
             let msg = e.to_string();
-            let mut r = CheckResult::fail(&id, format!("a container from {image} cannot start: {msg}"));
+            let mut r =
+                CheckResult::fail(&id, format!("a container from {image} cannot start: {msg}"));
             if let Some((why, fix)) = diagnose(&msg, 0) {
                 r = r.found(why).hint(fix);
             } else {
@@ -116,35 +128,67 @@ pub async fn check(ctx: &Ctx, step: &str, image: &str, port: u16, memory_mib: i6
     vec![result]
 }
 
-async fn probe_started(ctx: &Ctx, id: &str, cid: &str, image: &str, port: u16, http: &HttpExpect) -> CheckResult {
+async fn probe_started(
+    ctx: &Ctx,
+    id: &str,
+    cid: &str,
+    image: &str,
+    port: u16,
+    http: &HttpExpect,
+) -> CheckResult {
     let engine = ctx.engine(id).expect("checked by the caller");
     let info = match engine.container(cid).await {
         Ok(Some(c)) => c,
-        Ok(None) => return CheckResult::error(id, "the probe container vanished right after starting"),
+        Ok(None) => {
+            return CheckResult::error(id, "the probe container vanished right after starting")
+        }
         Err(e) => return engine_error(id, &e),
     };
     let Some(host_port) = info.host_port(port).and_then(|p| p.parse::<u16>().ok()) else {
-        return CheckResult::error(id, format!("the engine did not publish the probe's port {port}"));
+        return CheckResult::error(
+            id,
+            format!("the engine did not publish the probe's port {port}"),
+        );
     };
-    let alive = || async {
-        matches!(engine.container(cid).await, Ok(Some(c)) if c.running)
-    };
-    let result = probe("127.0.0.1", host_port, &http.path, Duration::from_secs(http.deadline_secs), alive).await;
+    let alive = || async { matches!(engine.container(cid).await, Ok(Some(c)) if c.running) };
+    let result = probe(
+        "127.0.0.1",
+        host_port,
+        &http.path,
+        Duration::from_secs(http.deadline_secs),
+        alive,
+    )
+    .await;
     match matches_expectation(http, &result.last) {
         Ok(()) => CheckResult::pass(
             id,
-            format!("a fresh container from {image} answered GET {} with HTTP {} in {:.1} s", http.path, http.status, result.elapsed.as_secs_f64()),
+            format!(
+                "a fresh container from {image} answered GET {} with HTTP {} in {:.1} s",
+                http.path,
+                http.status,
+                result.elapsed.as_secs_f64()
+            ),
         ),
         Err(how) => {
             let state = engine.container(cid).await.ok().flatten();
             let log = engine.logs_tail(cid, 15).await.unwrap_or_default();
-            let (running, code) = state.map(|c| (c.running, c.exit_code)).unwrap_or((false, 0));
+            let (running, code) = state
+                .map(|c| (c.running, c.exit_code))
+                .unwrap_or((false, 0));
             let mut r = if running {
                 CheckResult::fail(id, format!("a fresh container from {image} is running but its app does not answer as expected: {how}"))
             } else {
-                CheckResult::fail(id, format!("a fresh container from {image} exited with code {code} after {:.1} s", result.elapsed.as_secs_f64()))
+                CheckResult::fail(
+                    id,
+                    format!(
+                        "a fresh container from {image} exited with code {code} after {:.1} s",
+                        result.elapsed.as_secs_f64()
+                    ),
+                )
             };
-            r = r.expected(format!("HTTP {} on GET {}", http.status, http.path)).found(result.last.describe());
+            r = r
+                .expected(format!("HTTP {} on GET {}", http.status, http.path))
+                .found(result.last.describe());
             if let Some((why, fix)) = diagnose(&log, if running { 0 } else { code }) {
                 r.message = format!("{}: {why}", r.message);
                 r = r.hint(fix);

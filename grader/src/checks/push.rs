@@ -29,20 +29,30 @@ pub async fn check(ctx: &Ctx, step: &str, repository: &str, tag: &str) -> Vec<Ch
         Ok((c, _)) => c,
     };
     let Some(chosen) = chosen else {
-        return vec![CheckResult::skip(&id, format!("there is no NAMESPACE/{repository}:{tag} tag to push yet")).hint("do the tag step first")];
+        return vec![CheckResult::skip(
+            &id,
+            format!("there is no NAMESPACE/{repository}:{tag} tag to push yet"),
+        )
+        .hint("do the tag step first")];
     };
     let local = match ctx.image(&id, &chosen).await {
         Err(r) => return vec![r],
-        Ok(None) => return vec![CheckResult::skip(&id, format!("there is no image {chosen}")).hint("do the tag step first")],
+        Ok(None) => {
+            return vec![
+                CheckResult::skip(&id, format!("there is no image {chosen}"))
+                    .hint("do the tag step first"),
+            ]
+        }
         Ok(Some(i)) => i,
     };
     let r = Reference::parse(&chosen);
     let where_ = r.registry.clone().unwrap_or_else(|| "Docker Hub".into());
     let push = format!("docker push {chosen}");
-    let local_digest = local
-        .repo_digests
-        .iter()
-        .find_map(|d| d.split_once('@').filter(|(repo, _)| *repo == r.repository()).map(|(_, dg)| dg.to_string()));
+    let local_digest = local.repo_digests.iter().find_map(|d| {
+        d.split_once('@')
+            .filter(|(repo, _)| *repo == r.repository())
+            .map(|(_, dg)| dg.to_string())
+    });
     match manifest_digest(&r).await {
         Lookup::Found(remote) => match local_digest {
             Some(l) if l == remote => vec![CheckResult::pass(&id, format!("{where_} has {chosen} with digest {}, the same as the local image", short(&remote)))],

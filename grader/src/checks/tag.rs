@@ -32,7 +32,13 @@ async fn all_tags(ctx: &Ctx, id: &str) -> Result<Vec<(String, String)>, CheckRes
 }
 
 /// The tag to grade: `--image`, else the candidate pointing at `source_id`, else the first.
-pub async fn choose(ctx: &Ctx, id: &str, repository: &str, tag: &str, source_id: &str) -> Result<(Option<String>, Vec<String>), CheckResult> {
+pub async fn choose(
+    ctx: &Ctx,
+    id: &str,
+    repository: &str,
+    tag: &str,
+    source_id: &str,
+) -> Result<(Option<String>, Vec<String>), CheckResult> {
     if let Some(r) = &ctx.image_ref {
         return Ok((Some(r.clone()), vec![]));
     }
@@ -45,7 +51,10 @@ pub async fn choose(ctx: &Ctx, id: &str, repository: &str, tag: &str, source_id:
         })
         .collect();
     candidates.sort_by_key(|(t, iid)| (iid != source_id, t.clone()));
-    let names = candidates.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>();
+    let names = candidates
+        .iter()
+        .map(|(t, _)| t.clone())
+        .collect::<Vec<_>>();
     let chosen = ctx
         .chosen_tag
         .get_or_init(|| async { names.first().cloned() })
@@ -55,11 +64,22 @@ pub async fn choose(ctx: &Ctx, id: &str, repository: &str, tag: &str, source_id:
 }
 
 /// Grade the tag.
-pub async fn check(ctx: &Ctx, step: &str, source: &str, repository: &str, tag: &str) -> Vec<CheckResult> {
+pub async fn check(
+    ctx: &Ctx,
+    step: &str,
+    source: &str,
+    repository: &str,
+    tag: &str,
+) -> Vec<CheckResult> {
     let id = format!("{step}.tag");
     let src = match ctx.image(&id, source).await {
         Err(r) => return vec![r],
-        Ok(None) => return vec![CheckResult::skip(&id, format!("there is no image {source} to tag yet")).hint("do the build step first")],
+        Ok(None) => {
+            return vec![
+                CheckResult::skip(&id, format!("there is no image {source} to tag yet"))
+                    .hint("do the build step first"),
+            ]
+        }
         Ok(Some(i)) => i,
     };
     let (chosen, all) = match choose(ctx, &id, repository, tag, &src.id).await {
@@ -73,13 +93,27 @@ pub async fn check(ctx: &Ctx, step: &str, source: &str, repository: &str, tag: &
     let tagged = match ctx.image(&id, &chosen).await {
         Err(r) => return vec![r],
         Ok(None) => {
-            return vec![CheckResult::fail(&id, format!("there is no image {chosen} (named by --image)")).hint(format!("make it: `{example}`"))]
+            return vec![CheckResult::fail(
+                &id,
+                format!("there is no image {chosen} (named by --image)"),
+            )
+            .hint(format!("make it: `{example}`"))]
         }
         Ok(Some(i)) => i,
     };
-    let others = if all.len() > 1 { format!(" (others: {}; choose with --image)", all[1..].join(", ")) } else { String::new() };
+    let others = if all.len() > 1 {
+        format!(" (others: {}; choose with --image)", all[1..].join(", "))
+    } else {
+        String::new()
+    };
     if tagged.id == src.id {
-        vec![CheckResult::pass(&id, format!("{chosen} is the same image as {source} ({}){others}", short_id(&src.id)))]
+        vec![CheckResult::pass(
+            &id,
+            format!(
+                "{chosen} is the same image as {source} ({}){others}",
+                short_id(&src.id)
+            ),
+        )]
     } else {
         vec![CheckResult::fail(&id, format!("{chosen} points at another image than {source}: it was tagged before the image was rebuilt (a tag does not follow the name)"))
             .expected(short_id(&src.id))
@@ -88,11 +122,22 @@ pub async fn check(ctx: &Ctx, step: &str, source: &str, repository: &str, tag: &
     }
 }
 
-async fn no_tag(ctx: &Ctx, id: &str, source: &str, repository: &str, tag: &str, example: &str) -> CheckResult {
+async fn no_tag(
+    ctx: &Ctx,
+    id: &str,
+    source: &str,
+    repository: &str,
+    tag: &str,
+    example: &str,
+) -> CheckResult {
     let base = CheckResult::fail(id, format!("no NAMESPACE/{repository}:{tag} tag exists"))
         .expected(format!("[REGISTRY/]NAMESPACE/{repository}:{tag}"))
-        .hint(format!("`{example}` (for Docker Hub: `docker tag {source} <user>/{repository}:{tag}`)"));
-    let Ok(tags) = all_tags(ctx, id).await else { return base };
+        .hint(format!(
+            "`{example}` (for Docker Hub: `docker tag {source} <user>/{repository}:{tag}`)"
+        ));
+    let Ok(tags) = all_tags(ctx, id).await else {
+        return base;
+    };
     for (t, _) in &tags {
         let r = Reference::parse(t);
         if r.name() == repository && r.tag == tag && !r.has_namespace() {
@@ -103,14 +148,23 @@ async fn no_tag(ctx: &Ctx, id: &str, source: &str, repository: &str, tag: &str, 
     }
     for (t, _) in &tags {
         let r = Reference::parse(t);
-        if r.has_namespace() && r.name() != repository && edit_distance(r.name(), repository) <= 3 && r.tag == tag {
-            return base.found(t.clone()).hint(format!("the repository name is misspelled: `{}` is not `{repository}`", r.name()));
+        if r.has_namespace()
+            && r.name() != repository
+            && edit_distance(r.name(), repository) <= 3
+            && r.tag == tag
+        {
+            return base.found(t.clone()).hint(format!(
+                "the repository name is misspelled: `{}` is not `{repository}`",
+                r.name()
+            ));
         }
     }
     for (t, _) in &tags {
         let r = Reference::parse(t);
         if r.has_namespace() && r.name() == repository && r.tag != "latest" {
-            return base.found(t.clone()).hint(format!("the lesson's version is `{tag}`, not `{}`", r.tag));
+            return base
+                .found(t.clone())
+                .hint(format!("the lesson's version is `{tag}`, not `{}`", r.tag));
         }
     }
     base

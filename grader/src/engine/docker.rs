@@ -60,7 +60,12 @@ fn port_map(map: Option<HashMap<String, Option<Vec<PortBinding>>>>) -> PortMap {
             let pairs = v
                 .unwrap_or_default()
                 .into_iter()
-                .map(|b| (b.host_ip.unwrap_or_default(), b.host_port.unwrap_or_default()))
+                .map(|b| {
+                    (
+                        b.host_ip.unwrap_or_default(),
+                        b.host_port.unwrap_or_default(),
+                    )
+                })
                 .collect();
             (k, pairs)
         })
@@ -132,7 +137,9 @@ fn is_not_found(e: &BollardError) -> bool {
 #[async_trait]
 impl Engine for DockerEngine {
     async fn info(&self) -> Result<EngineInfo, EngineError> {
-        let v = self.call("reading the version", self.docker.version()).await?;
+        let v = self
+            .call("reading the version", self.docker.version())
+            .await?;
         Ok(EngineInfo {
             endpoint: self.endpoint.clone(),
             version: v.version.unwrap_or_default(),
@@ -186,7 +193,10 @@ impl Engine for DockerEngine {
     async fn containers(&self) -> Result<Vec<ContainerSummary>, EngineError> {
         let opts = ListContainersOptionsBuilder::default().all(true).build();
         let list = self
-            .call("listing containers", self.docker.list_containers(Some(opts)))
+            .call(
+                "listing containers",
+                self.docker.list_containers(Some(opts)),
+            )
             .await?;
         Ok(list
             .into_iter()
@@ -207,11 +217,8 @@ impl Engine for DockerEngine {
     }
 
     async fn container(&self, id: &str) -> Result<Option<Container>, EngineError> {
-        let r = tokio::time::timeout(
-            CALL_DEADLINE,
-            self.docker.inspect_container(id, None::<_>),
-        )
-        .await;
+        let r =
+            tokio::time::timeout(CALL_DEADLINE, self.docker.inspect_container(id, None::<_>)).await;
         let c = match r {
             Err(_) => {
                 return Err(EngineError::Timeout {
@@ -227,7 +234,11 @@ impl Engine for DockerEngine {
         let config = c.config.unwrap_or_default();
         Ok(Some(Container {
             id: c.id.unwrap_or_default(),
-            name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+            name: c
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
             image_id: c.image.unwrap_or_default(),
             status: state.status.map(|s| s.to_string()).unwrap_or_default(),
             running: state.running.unwrap_or(false),
@@ -321,11 +332,8 @@ impl Engine for DockerEngine {
             .force(true)
             .v(true)
             .build();
-        match tokio::time::timeout(
-            CALL_DEADLINE,
-            self.docker.remove_container(id, Some(opts)),
-        )
-        .await
+        match tokio::time::timeout(CALL_DEADLINE, self.docker.remove_container(id, Some(opts)))
+            .await
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) if is_not_found(&e) => Ok(()),

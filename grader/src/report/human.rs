@@ -23,7 +23,11 @@ fn paint(color: bool, status: Status, text: &str) -> String {
 /// Render the report for a terminal or a log.
 pub fn render(report: &Report, color: bool) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "lab check {}  (workspace {})", report.lab, report.workspace);
+    let _ = writeln!(
+        out,
+        "lab check {}  (workspace {})",
+        report.lab, report.workspace
+    );
     let _ = writeln!(out, "engine: {}", report.engine);
     out.push('\n');
     let width = report.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);

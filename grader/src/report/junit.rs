@@ -85,7 +85,10 @@ pub fn render(report: &Report) -> String {
             match c.status {
                 Status::Pass => x.push_str("/>\n"),
                 Status::Warn => {
-                    let _ = writeln!(x, ">\n      <system-out>{text}</system-out>\n    </testcase>");
+                    let _ = writeln!(
+                        x,
+                        ">\n      <system-out>{text}</system-out>\n    </testcase>"
+                    );
                 }
                 Status::Fail => {
                     let _ = writeln!(

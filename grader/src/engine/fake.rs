@@ -1,0 +1,120 @@
+//! An in-memory engine for unit tests of check logic. It never replaces the end-to-end tests
+//! against the real daemon (`tests/`); it lets a test set up states that are slow or awkward
+//! to produce for real (a crash loop, an engine that times out).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::{
+    Container, ContainerSummary, Engine, EngineError, EngineInfo, Image, ImageSummary, ProbeSpec,
+};
+
+/// A scripted engine.
+#[derive(Default)]
+pub struct FakeEngine {
+    pub images: Mutex<HashMap<String, Image>>,
+    pub containers: Mutex<Vec<Container>>,
+    pub logs: Mutex<HashMap<String, String>>,
+    /// When set, every call fails with this error.
+    pub fail_with: Mutex<Option<EngineError>>,
+    pub removed: Mutex<Vec<String>>,
+}
+
+impl FakeEngine {
+    fn err(&self) -> Result<(), EngineError> {
+        match self.fail_with.lock().unwrap().clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+    /// Add an image under its tags (and its id).
+    pub fn add_image(&self, image: Image) {
+        let mut m = self.images.lock().unwrap();
+        for t in &image.repo_tags {
+            m.insert(t.clone(), image.clone());
+        }
+        m.insert(image.id.clone(), image);
+    }
+}
+
+#[async_trait]
+impl Engine for FakeEngine {
+    async fn info(&self) -> Result<EngineInfo, EngineError> {
+        self.err()?;
+        Ok(EngineInfo {
+            endpoint: "fake".into(),
+            version: "0".into(),
+            api_version: "1.41".into(),
+        })
+    }
+    async fn image(&self, reference: &str) -> Result<Option<Image>, EngineError> {
+        self.err()?;
+        Ok(self.images.lock().unwrap().get(reference).cloned())
+    }
+    async fn images(&self) -> Result<Vec<ImageSummary>, EngineError> {
+        self.err()?;
+        let mut seen = std::collections::HashSet::new();
+        Ok(self
+            .images
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|i| seen.insert(i.id.clone()))
+            .map(|i| ImageSummary {
+                id: i.id.clone(),
+                repo_tags: i.repo_tags.clone(),
+            })
+            .collect())
+    }
+    async fn containers(&self) -> Result<Vec<ContainerSummary>, EngineError> {
+        self.err()?;
+        Ok(self
+            .containers
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| ContainerSummary {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                image: String::new(),
+                image_id: c.image_id.clone(),
+                state: c.status.clone(),
+                labels: c.labels.clone(),
+            })
+            .collect())
+    }
+    async fn container(&self, id: &str) -> Result<Option<Container>, EngineError> {
+        self.err()?;
+        Ok(self
+            .containers
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|c| c.id == id)
+            .cloned())
+    }
+    async fn logs_tail(&self, id: &str, _lines: usize) -> Result<String, EngineError> {
+        self.err()?;
+        Ok(self
+            .logs
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_default())
+    }
+    async fn start_probe(&self, _spec: &ProbeSpec) -> Result<String, EngineError> {
+        self.err()?;
+        Err(EngineError::Api(
+            "the fake engine cannot run containers".into(),
+        ))
+    }
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        self.err()?;
+        self.removed.lock().unwrap().push(id.to_string());
+        self.containers.lock().unwrap().retain(|c| c.id != id);
+        Ok(())
+    }
+}
