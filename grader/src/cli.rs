@@ -233,6 +233,15 @@ async fn check(
         )
     };
     let engine_ok = engine.is_ok();
+    // A path to an interpreter is made absolute (checks run it from elsewhere) without
+    // resolving symlinks: a venv's python is a symlink, and resolving it leaves the venv.
+    let python = python.map(|p| {
+        if p.components().count() > 1 {
+            std::path::absolute(&p).unwrap_or(p)
+        } else {
+            p
+        }
+    });
     let ctx = Arc::new(Ctx {
         dir: dir.clone(),
         python,

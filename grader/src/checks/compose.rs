@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde_norway::Value;
 
-use super::{ago, engine_error, newest_source, Ctx};
+use super::{compare_content, engine_error, Ctx};
 use crate::engine::{ContainerSummary, PROBE_LABEL};
 use crate::http::{matches_expectation, probe};
 use crate::lab::HttpExpect;
@@ -258,12 +258,14 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<ServiceFacts>, CheckResult> {
                                 .unwrap_or(".")
                                 .to_string(),
                         ),
-                        _ => return Err(CheckResult::fail(
-                            id,
-                            format!(
+                        _ => {
+                            return Err(CheckResult::fail(
+                                id,
+                                format!(
                                 "services.{name}.build must be a path or a mapping with `context`"
                             ),
-                        )),
+                            ))
+                        }
                     }
                 }
                 "image" => facts.image = v.as_str().map(String::from),
@@ -534,16 +536,16 @@ pub async fn check(
             .found(how)
             .hint(format!("`docker-compose logs {}` shows what the app says", svc.name))),
     }
-    if let (Some(img), Some((changed, file))) = (
-        engine.image(&c.image_id).await.ok().flatten(),
-        newest_source(&ctx.dir, sources),
-    ) {
-        if img
-            .created
-            .is_some_and(|t| changed > t + Duration::from_secs(2))
+    if let Ok(Some(img)) = engine.image(&c.image_id).await {
+        if let Ok(content) =
+            compare_content(ctx, engine.as_ref(), &img.id, &img.working_dir, sources).await
         {
-            out.push(CheckResult::warn(id("fresh"), format!("{file} changed after the service's image was built ({}): `up` without `--build` reuses the old image", ago(img.created.unwrap())))
-                .hint(format!("`{up}`")));
+            if !content.differing.is_empty() {
+                out.push(
+                    CheckResult::fail(id("fresh"), format!("the service runs an image with an older {}: `up` without `--build` reuses the image it built before", content.differing.join(", ")))
+                        .hint(format!("`{up}`")),
+                );
+            }
         }
     }
     out

@@ -144,17 +144,18 @@ pub async fn check(
     let install = format!("python3 -m venv .venv && . .venv/bin/activate && pip install -e .");
     let cands = candidates(ctx);
     let (python, why) = cands[0].clone();
-    let info =
-        match inspect(&python, dist, module).await {
-            Ok(i) => i,
-            Err(e) => return vec![CheckResult::fail(
+    let info = match inspect(&python, dist, module).await {
+        Ok(i) => i,
+        Err(e) => {
+            return vec![CheckResult::fail(
                 id("installed"),
                 format!("cannot use the Python chosen by {why}: {e}"),
             )
             .hint(format!(
                 "create the environment: `{install}`, or name the interpreter with --python PATH"
-            ))],
-        };
+            ))]
+        }
+    };
     let who = format!(
         "{} (Python {}, chosen by {why})",
         info.executable, info.version

@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 
-use super::{ago, engine_error, newest_source, Ctx};
+use super::{compare_content, engine_error, Ctx};
 use crate::dockerfile;
 use crate::engine::Image;
 use crate::report::CheckResult;
@@ -140,14 +140,31 @@ pub async fn check(
         }
     }
 
-    if let (Some(created), Some((changed, file))) =
-        (image.created, newest_source(&ctx.dir, sources))
-    {
-        if changed > created + std::time::Duration::from_secs(2) {
-            out.push(
-                CheckResult::warn(id("fresh"), format!("{file} changed after the image was built ({}), so the image may run old code", ago(created)))
-                    .hint(format!("rebuild: `docker build -t {} .` (unchanged layers come from the cache)", repo_of(name))),
-            );
+    if let Ok(engine) = ctx.engine(&id("fresh")) {
+        match compare_content(ctx, engine.as_ref(), &image.id, &image.working_dir, sources).await {
+            Err(e) => out.push(engine_error(&id("fresh"), &e)),
+            Ok(c) => {
+                if c.differing.is_empty() {
+                    out.push(CheckResult::pass(
+                        id("fresh"),
+                        format!(
+                            "the code in the image ({}) matches the workspace",
+                            image.working_dir
+                        ),
+                    ));
+                } else {
+                    out.push(
+                        CheckResult::fail(id("fresh"), format!("the image holds an older version of {}: the workspace changed after the build", c.differing.join(", ")))
+                            .hint(format!("rebuild: `docker build -t {} .` (unchanged layers come from the cache)", repo_of(name))),
+                    );
+                }
+                if !c.leaked.is_empty() {
+                    out.push(
+                        CheckResult::warn(id("context"), format!("the image contains {} from the workspace: the build context was not trimmed", c.leaked.join(", ")))
+                            .hint("list them in .dockerignore and rebuild"),
+                    );
+                }
+            }
         }
     }
     out

@@ -143,43 +143,77 @@ pub fn catalogue() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// Seconds since a time, for "N minutes ago" phrases.
-pub fn ago(t: std::time::SystemTime) -> String {
-    let secs = t.elapsed().map(|d| d.as_secs()).unwrap_or(0);
-    match secs {
-        0..=89 => format!("{secs} s ago"),
-        90..=5399 => format!("{} min ago", secs / 60),
-        _ => format!("{} h ago", secs / 3600),
-    }
-}
-
-/// The newest modification time among workspace paths (directories walked), and which file.
-pub fn newest_source(
-    dir: &std::path::Path,
-    sources: &[String],
-) -> Option<(std::time::SystemTime, String)> {
-    fn walk(p: &std::path::Path, rel: &str, best: &mut Option<(std::time::SystemTime, String)>) {
-        let Ok(meta) = std::fs::metadata(p) else {
-            return;
-        };
-        if meta.is_dir() {
-            let Ok(rd) = std::fs::read_dir(p) else { return };
+/// Workspace files under `sources` (directories walked; caches, dot-files and egg-info skipped),
+/// as paths relative to the workspace.
+pub fn source_files(dir: &std::path::Path, sources: &[String]) -> Vec<String> {
+    fn walk(base: &std::path::Path, rel: &str, out: &mut Vec<String>) {
+        let p = base.join(rel);
+        if p.is_dir() {
+            let Ok(rd) = std::fs::read_dir(&p) else {
+                return;
+            };
             for e in rd.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
                 if name == "__pycache__" || name.starts_with('.') || name.ends_with(".egg-info") {
                     continue;
                 }
-                walk(&e.path(), &format!("{rel}/{name}"), best);
+                walk(base, &format!("{rel}/{name}"), out);
             }
-        } else if let Ok(m) = meta.modified() {
-            if best.as_ref().is_none_or(|(t, _)| m > *t) {
-                *best = Some((m, rel.to_string()));
+        } else if p.is_file() {
+            out.push(rel.to_string());
+        }
+    }
+    let mut out = Vec::new();
+    for s in sources {
+        walk(dir, s, &mut out);
+    }
+    out.sort();
+    out
+}
+
+/// What an image holds compared with the workspace: files whose content differs, and
+/// workspace paths that should have stayed out of the image (`.git`, virtual environments).
+#[derive(Debug, Default)]
+pub struct ImageContent {
+    pub differing: Vec<String>,
+    pub leaked: Vec<String>,
+}
+
+/// Compare the files under the image's working dir with the workspace's `sources`.
+/// Files the image does not have (excluded by .dockerignore, say) are not counted as stale.
+pub async fn compare_content(
+    ctx: &Ctx,
+    engine: &dyn Engine,
+    image: &str,
+    workdir: &str,
+    sources: &[String],
+) -> Result<ImageContent, EngineError> {
+    let workdir = if workdir.is_empty() { "/" } else { workdir };
+    let files = engine.image_files(image, workdir, 64 * 1024 * 1024).await?;
+    let mut out = ImageContent::default();
+    for rel in source_files(&ctx.dir, sources) {
+        if let (Some(inside), Ok(local)) = (files.get(&rel), std::fs::read(ctx.dir.join(&rel))) {
+            if *inside != local {
+                out.differing.push(rel);
             }
         }
     }
-    let mut best = None;
-    for s in sources {
-        walk(&dir.join(s), s, &mut best);
-    }
-    best
+    let mut leaked: Vec<String> = files
+        .keys()
+        .filter_map(|k| {
+            let top = k.split('/').next().unwrap_or(k);
+            let nested_cache = k.split('/').any(|c| c == "__pycache__");
+            (matches!(top, ".git" | ".venv" | "venv" | "env") || nested_cache).then(|| {
+                if nested_cache {
+                    "__pycache__".to_string()
+                } else {
+                    top.to_string()
+                }
+            })
+        })
+        .collect();
+    leaked.sort();
+    leaked.dedup();
+    out.leaked = leaked;
+    Ok(out)
 }

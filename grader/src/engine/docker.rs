@@ -1,6 +1,6 @@
 //! The real engine, over the Docker Engine API (bollard). The only module that knows bollard.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -343,5 +344,74 @@ impl Engine for DockerEngine {
                 secs: CALL_DEADLINE.as_secs(),
             }),
         }
+    }
+
+    async fn image_files(
+        &self,
+        image: &str,
+        dir: &str,
+        max_bytes: u64,
+    ) -> Result<BTreeMap<String, Vec<u8>>, EngineError> {
+        let labels = HashMap::from([
+            (PROBE_LABEL.to_string(), "true".to_string()),
+            (OWNER_LABEL.to_string(), std::process::id().to_string()),
+        ]);
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            labels: Some(labels),
+            cmd: Some(vec!["true".into()]),
+            entrypoint: Some(vec![]),
+            ..Default::default()
+        };
+        let created = self
+            .call(
+                "creating a container to read the image's files",
+                self.docker.create_container(
+                    None::<bollard::query_parameters::CreateContainerOptions>,
+                    body,
+                ),
+            )
+            .await?;
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(dir)
+            .build();
+        let read = async {
+            let mut bytes = Vec::new();
+            let mut stream = self.docker.download_from_container(&created.id, Some(opts));
+            while let Some(chunk) = stream.next().await {
+                bytes.extend_from_slice(&chunk?);
+                if bytes.len() as u64 > max_bytes {
+                    break;
+                }
+            }
+            Ok::<_, BollardError>(bytes)
+        };
+        let result = self.call("reading the image's files", read).await;
+        let _ = self.remove(&created.id).await;
+        let tar_bytes = result?;
+        let mut files = BTreeMap::new();
+        let mut archive = tar::Archive::new(std::io::Cursor::new(tar_bytes));
+        let Ok(entries) = archive.entries() else {
+            return Ok(files);
+        };
+        for entry in entries {
+            let Ok(mut entry) = entry else { break };
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let Ok(path) = entry.path().map(|p| p.to_string_lossy().to_string()) else {
+                continue;
+            };
+            // The archive's root is the directory's own name: strip it.
+            let rel = path
+                .split_once('/')
+                .map(|(_, r)| r.to_string())
+                .unwrap_or_default();
+            let mut content = Vec::new();
+            if std::io::Read::read_to_end(&mut entry, &mut content).is_ok() {
+                files.insert(rel, content);
+            }
+        }
+        Ok(files)
     }
 }

@@ -20,6 +20,8 @@ pub struct FakeEngine {
     /// When set, every call fails with this error.
     pub fail_with: Mutex<Option<EngineError>>,
     pub removed: Mutex<Vec<String>>,
+    /// Files per image reference, for `image_files`.
+    pub files: Mutex<HashMap<String, std::collections::BTreeMap<String, Vec<u8>>>>,
 }
 
 impl FakeEngine {
@@ -116,5 +118,20 @@ impl Engine for FakeEngine {
         self.removed.lock().unwrap().push(id.to_string());
         self.containers.lock().unwrap().retain(|c| c.id != id);
         Ok(())
+    }
+    async fn image_files(
+        &self,
+        image: &str,
+        _dir: &str,
+        _max: u64,
+    ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, EngineError> {
+        self.err()?;
+        Ok(self
+            .files
+            .lock()
+            .unwrap()
+            .get(image)
+            .cloned()
+            .unwrap_or_default())
     }
 }

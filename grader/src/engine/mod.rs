@@ -151,6 +151,15 @@ pub trait Engine: Send + Sync {
     async fn start_probe(&self, spec: &ProbeSpec) -> Result<String, EngineError>;
     /// Remove a container, running or not. Removing one that is gone is not an error.
     async fn remove(&self, id: &str) -> Result<(), EngineError>;
+    /// The regular files under `dir` in an image, by path relative to `dir`, at most
+    /// `max_bytes` in all (read through a created, never started, labelled container that is
+    /// removed before returning).
+    async fn image_files(
+        &self,
+        image: &str,
+        dir: &str,
+        max_bytes: u64,
+    ) -> Result<BTreeMap<String, Vec<u8>>, EngineError>;
 }
 
 impl Container {
