@@ -7,7 +7,8 @@
 #
 # The workspace is .lab/day11-demo in this repository (a copy of sample-app/ plus
 # labs/day11/solution/). Environment: LAB_NAMESPACE (default: learner) names the registry
-# namespace; LAB_REGISTRY_PORT (default: 5001) the local registry.
+# namespace; LAB_REGISTRY_PORT (default: 5001) the local registry; LAB_BIN a prebuilt `lab`
+# (the tests use it; by default the script builds one with cargo).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,8 +48,12 @@ if [ "${1:-}" = clean ]; then
 fi
 
 step "Build lab and set up the engine"
-(cd "$repo" && cargo build --quiet --bin lab)
-lab="$repo/target/debug/lab"
+if [ -n "${LAB_BIN:-}" ]; then
+  lab=$LAB_BIN
+else
+  (cd "$repo" && cargo build --quiet --bin lab)
+  lab="$repo/target/debug/lab"
+fi
 bash "$repo/scripts/setup-engine.sh"
 
 step "A fresh workspace: the sample app plus the reference solution"

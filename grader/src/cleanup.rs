@@ -41,6 +41,24 @@ impl Cleanup {
         self.containers.lock().unwrap().is_empty() && self.pids.lock().unwrap().is_empty()
     }
 
+    /// Remove every container this process labelled as its own, registered or not (a probe
+    /// being created when the run is interrupted is not registered yet), then the rest.
+    pub async fn sweep_all(&self) -> Vec<String> {
+        let engine = self.engine.lock().unwrap().clone();
+        if let Some(engine) = engine {
+            if let Ok(list) = engine.containers().await {
+                let me = std::process::id().to_string();
+                for c in list
+                    .iter()
+                    .filter(|c| c.labels.get(OWNER_LABEL) == Some(&me))
+                {
+                    self.add_container(&c.id);
+                }
+            }
+        }
+        self.sweep().await
+    }
+
     /// Remove everything still registered. Returns what could not be removed.
     pub async fn sweep(&self) -> Vec<String> {
         let pids = std::mem::take(&mut *self.pids.lock().unwrap());

@@ -253,19 +253,30 @@ async fn check(
     let progress = (format == Format::Human && std::io::stderr().is_terminal())
         .then(|| tokio::spawn(spinner()));
     let lab = Arc::new(lab);
-    let task = {
+    let mut task = {
         let (ctx, lab, steps) = (ctx.clone(), lab.clone(), steps.clone());
         tokio::spawn(async move { checks::run_lab(&ctx, &lab, &steps).await })
     };
     let outcome = tokio::select! {
-        r = task => Some(r),
-        _ = interrupted() => None,
+        r = &mut task => Some(r),
+        _ = interrupted() => {
+            // Stop the checks first, then give a create request already on its way to the
+            // engine a moment to land, so the sweep below sees it.
+            task.abort();
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            None
+        }
     };
     if let Some(p) = progress {
         p.abort();
         eprint!("\r\x1b[2K");
     }
-    let left = cleanup.sweep().await;
+    // Normally every check removed what it started; after an interruption or a crash, look
+    // for anything carrying this process's label too.
+    let left = match &outcome {
+        Some(Ok(_)) => cleanup.sweep().await,
+        _ => cleanup.sweep_all().await,
+    };
     if !left.is_empty() {
         eprintln!(
             "warning: could not remove probe container(s) {}; remove them with `docker rm -f {}`",

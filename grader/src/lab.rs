@@ -330,7 +330,7 @@ checks = [{ kind = "push", repository = "r", tag = "v1" }]
             .replace("book =", "bok =");
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains("unknown field `bok`"), "{e}");
-        assert!(e.contains("line 5"), "{e}");
+        assert!(e.contains("line 8, column 1"), "{e}");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! running in the foreground and stopping it with Ctrl-C, and running an image built before
 //! their last change.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::image::short_id;
@@ -59,11 +60,27 @@ pub async fn check(
         Err(e) => return vec![engine_error(&id, &e)],
     };
     let repo = super::image::repo_of(image);
-    let mine: Vec<&ContainerSummary> = all
+    // The learner's containers: from this image, or from an older build of it. Once a rebuild
+    // moves the tag, the engine lists old containers by image id, so an older build is
+    // recognized by its config (same command and working dir) rather than by name.
+    let mut mine: Vec<&ContainerSummary> = Vec::new();
+    let mut older_builds: HashMap<String, bool> = HashMap::new();
+    for c in all
         .iter()
         .filter(|c| !c.labels.contains_key(PROBE_LABEL) && !is_compose(c))
-        .filter(|c| c.image_id == app.id || c.image == repo || c.image == image)
-        .collect();
+    {
+        if c.image_id == app.id || c.image == repo || c.image == image {
+            mine.push(c);
+            continue;
+        }
+        if !older_builds.contains_key(&c.image_id) {
+            let same = matches!(engine.image(&c.image_id).await, Ok(Some(i)) if !i.cmd.is_empty() && i.cmd == app.cmd && i.working_dir == app.working_dir);
+            older_builds.insert(c.image_id.clone(), same);
+        }
+        if older_builds[&c.image_id] {
+            mine.push(c);
+        }
+    }
     let compose_holds_port = all.iter().any(|c| is_compose(c) && c.state == "running");
     let run_cmd = format!("docker run -d -p {host_port}:{port} {repo}");
 

@@ -130,6 +130,13 @@ fn check_workdir(f: &Facts, id: &str, want: &str) -> CheckResult {
         .hint(format!("add `WORKDIR {want}` right after FROM"));
     };
     let effective = f.workdir().unwrap_or_default();
+    if effective == want && !raw.starts_with('/') {
+        return CheckResult::warn(id, format!("WORKDIR `{raw}` is relative: it means {want} here only because nothing set a working directory before it"))
+            .at(at(*pos))
+            .expected(format!("WORKDIR {want}"))
+            .found(format!("WORKDIR {raw}"))
+            .hint(format!("write the absolute path, `WORKDIR {want}`, so it does not depend on the base image"));
+    }
     if effective != want {
         let why = if !raw.starts_with('/') {
             format!("`{raw}` is relative, so it is resolved against the previous working directory")
@@ -186,7 +193,7 @@ fn check_requirements(f: &Facts, id: &str, requirements: &str) -> Vec<CheckResul
         (Some(c), _) if c.index < install.index => {}
         (_, Some(code)) if code.index < install.index => {
             out.push(
-                CheckResult::fail(id, format!("the whole project is copied before the dependencies are installed, so every code edit busts the layer cache and reinstalls every requirement"))
+                CheckResult::fail(id, "the whole project is copied before the dependencies are installed, so every code edit busts the layer cache and reinstalls every requirement")
                     .at(at(code.pos))
                     .expected(format!("COPY {requirements} .  then  RUN pip install ...  then  COPY . ."))
                     .found("COPY . .  before  RUN pip install")

@@ -141,7 +141,7 @@ pub async fn check(
     http: &HttpExpect,
 ) -> Vec<CheckResult> {
     let id = |s: &str| format!("{step}.{s}");
-    let install = format!("python3 -m venv .venv && . .venv/bin/activate && pip install -e .");
+    let install = "python3 -m venv .venv && . .venv/bin/activate && pip install -e .";
     let cands = candidates(ctx);
     let (python, why) = cands[0].clone();
     let info = match inspect(&python, dist, module).await {

@@ -36,6 +36,12 @@ pub fn diagnose(log: &str, exit_code: i64) -> Option<(String, String)> {
             "the app is `src.main:app`: module src/main.py, variable app".into(),
         ));
     }
+    if l.contains("No module named '-") {
+        return Some((
+            "gunicorn took a flag for the app's name: a flag and its value share one array element".into(),
+            "give each flag and value its own element: [\"gunicorn\",\"--bind\",\"0.0.0.0:5000\",\"src.main:app\"]".into(),
+        ));
+    }
     if l.contains("No module named") || l.contains("ModuleNotFoundError") {
         let what = l
             .lines()

@@ -204,7 +204,7 @@ mod tests {
         let e = CheckResult::error("d", "");
         let f = CheckResult::fail("e", "");
         assert_eq!(step_status(&[p.clone(), w.clone()]), Status::Pass);
-        assert_eq!(step_status(&[s.clone()]), Status::Skip);
+        assert_eq!(step_status(std::slice::from_ref(&s)), Status::Skip);
         assert_eq!(step_status(&[p.clone(), s.clone()]), Status::Pass);
         assert_eq!(step_status(&[p.clone(), e.clone()]), Status::Error);
         assert_eq!(step_status(&[e, f, p]), Status::Fail);

@@ -1,0 +1,418 @@
+//! Helpers for the end-to-end tests: learner workspaces, the `lab` binary, the docker CLI
+//! (the tests play the learner, who uses the CLI; the grader itself never does), and guards
+//! that remove what a test made in the engine even when the test fails.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The `lab` binary built for these tests.
+pub fn lab_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_lab"))
+}
+
+/// A `lab` command with a clean environment for colour and Python.
+pub fn lab() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::new(lab_bin());
+    c.env_remove("VIRTUAL_ENV").env("NO_COLOR", "1");
+    c
+}
+
+/// Tests that change the engine's state (the lab's fixed image name, port 5000) take this
+/// lock, so they never overlap.
+pub fn engine_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(
+        std::net::TcpListener::bind(("0.0.0.0", 5000)).is_ok(),
+        "port 5000 is in use on this machine; the end-to-end tests need it (after the README's demo: scripts/demo.sh clean)"
+    );
+    guard
+}
+
+/// A learner's workspace in a temporary directory.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name == "__pycache__"
+            || name.ends_with(".egg-info")
+            || name == ".venv"
+            || name == ".pytest_cache"
+        {
+            continue;
+        }
+        let dst = to.join(&name);
+        if e.path().is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+            copy_tree(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+impl Workspace {
+    /// The sample app without the learner's files (Dockerfile, compose file).
+    pub fn sample_app() -> Workspace {
+        let dir = tempfile::Builder::new()
+            .prefix("lab-ws-")
+            .tempdir()
+            .unwrap();
+        copy_tree(&repo().join("sample-app"), dir.path());
+        Workspace { dir }
+    }
+    /// The sample app plus the reference solution: the known-good answer.
+    pub fn solution() -> Workspace {
+        let ws = Workspace::sample_app();
+        copy_tree(&repo().join("labs/day11/solution"), ws.path());
+        ws
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap()
+    }
+    pub fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.path().join(rel)).unwrap();
+    }
+    /// Replace text in a file, asserting the text was there.
+    pub fn edit(&self, rel: &str, from: &str, to: &str) {
+        let t = self.read(rel);
+        assert!(t.contains(from), "{rel} does not contain {from:?}");
+        self.write(rel, &t.replacen(from, to, 1));
+    }
+}
+
+/// Run `lab check day11 --format json` in a workspace; returns the report and the exit code.
+pub fn check_json(ws: &Path, args: &[&str]) -> (Value, i32) {
+    let out = lab()
+        .args(["check", "day11", "--format", "json", "--dir"])
+        .arg(ws)
+        .args(args)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}); stdout:\n{text}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (v, code)
+}
+
+/// A step of a JSON report.
+pub fn step<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id} in {report:#}"))
+}
+
+/// A check of a JSON report, by id.
+pub fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["checks"].as_array().unwrap())
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
+}
+
+/// The status of a step.
+pub fn status(report: &Value, id: &str) -> String {
+    step(report, id)["status"].as_str().unwrap().to_string()
+}
+
+/// Every text a check carries, for "the diagnosis mentions X" assertions.
+pub fn text_of(c: &Value) -> String {
+    ["message", "expected", "found", "hint", "detail", "location"]
+        .iter()
+        .filter_map(|k| c[*k].as_str())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Run the docker CLI (as a learner would); panics with its output when it fails.
+pub fn docker(args: &[&str]) -> String {
+    let out = docker_raw(args, None);
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Run the docker CLI in a directory without asserting success.
+pub fn docker_raw(args: &[&str], dir: Option<&Path>) -> Output {
+    let mut c = Command::new("docker");
+    c.args(args).env("DOCKER_BUILDKIT", "0");
+    if let Some(d) = dir {
+        c.current_dir(d);
+    }
+    c.output().expect("docker CLI")
+}
+
+/// `docker build -t TAG .` in a workspace.
+pub fn build(ws: &Workspace, tag: &str) {
+    let out = docker_raw(&["build", "-q", "-t", tag, "."], Some(ws.path()));
+    assert!(
+        out.status.success(),
+        "build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The compose command of this machine (v2 plugin or v1).
+pub fn compose_cmd(dir: &Path) -> Command {
+    let v2 = Command::new("docker")
+        .args(["compose", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mut c = if v2 {
+        let mut c = Command::new("docker");
+        c.arg("compose");
+        c
+    } else {
+        Command::new("docker-compose")
+    };
+    c.current_dir(dir);
+    c
+}
+
+/// Wait until `http://127.0.0.1:PORT/` answers anything, or panic.
+pub fn wait_http(port: u16) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+            let mut buf = String::new();
+            if s.read_to_string(&mut buf).is_ok() && buf.starts_with("HTTP/") {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("nothing answered HTTP on port {port} within 30 s");
+}
+
+/// A Python virtual environment in a temporary directory.
+pub struct Venv {
+    pub dir: tempfile::TempDir,
+}
+
+impl Venv {
+    pub fn new() -> Venv {
+        let dir = tempfile::Builder::new()
+            .prefix("lab-venv-")
+            .tempdir()
+            .unwrap();
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(dir.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "python3 -m venv failed");
+        Venv { dir }
+    }
+    pub fn python(&self) -> PathBuf {
+        self.dir.path().join("bin/python")
+    }
+    pub fn pip(&self, args: &[&str], cwd: &Path) {
+        let out = Command::new(self.python())
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pip install {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Removes, on drop, what a test made in the engine: containers, compose projects, image tags,
+/// and registry manifests. Runs even when the test panics.
+#[derive(Default)]
+pub struct EngineMess {
+    containers: Vec<String>,
+    images: Vec<String>,
+    compose_dirs: Vec<PathBuf>,
+    registry_refs: Vec<String>,
+}
+
+impl EngineMess {
+    pub fn container(&mut self, name: &str) {
+        self.containers.push(name.to_string());
+    }
+    pub fn image(&mut self, reference: &str) {
+        self.images.push(reference.to_string());
+    }
+    pub fn compose(&mut self, dir: &Path) {
+        self.compose_dirs.push(dir.to_path_buf());
+    }
+    /// A `localhost:PORT/NAME:TAG` pushed to the local registry.
+    pub fn pushed(&mut self, reference: &str) {
+        self.registry_refs.push(reference.to_string());
+    }
+}
+
+impl Drop for EngineMess {
+    fn drop(&mut self) {
+        for c in &self.containers {
+            let _ = docker_raw(&["rm", "-f", c], None);
+        }
+        for d in &self.compose_dirs {
+            compose_down_by_label(d);
+        }
+        for r in &self.registry_refs {
+            delete_from_registry(r);
+        }
+        for i in &self.images {
+            let _ = docker_raw(&["rmi", "-f", i], None);
+        }
+    }
+}
+
+/// `compose down --rmi local` without the compose file (the workspace may be gone by now):
+/// find the project by Compose's labels, remove its containers, networks and built images.
+fn compose_down_by_label(dir: &Path) {
+    let filter = format!(
+        "label=com.docker.compose.project.working_dir={}",
+        dir.display()
+    );
+    let ids =
+        String::from_utf8_lossy(&docker_raw(&["ps", "-aq", "--filter", &filter], None).stdout)
+            .to_string();
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    let Some(first) = ids.first() else { return };
+    let project = String::from_utf8_lossy(
+        &docker_raw(
+            &[
+                "inspect",
+                "-f",
+                "{{index .Config.Labels \"com.docker.compose.project\"}}",
+                first,
+            ],
+            None,
+        )
+        .stdout,
+    )
+    .trim()
+    .to_string();
+    let mut rm = vec!["rm", "-f"];
+    rm.extend(ids.iter().copied());
+    let _ = docker_raw(&rm, None);
+    let nets = String::from_utf8_lossy(
+        &docker_raw(
+            &[
+                "network",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("label=com.docker.compose.project={project}"),
+            ],
+            None,
+        )
+        .stdout,
+    )
+    .to_string();
+    for n in nets.split_whitespace() {
+        let _ = docker_raw(&["network", "rm", n], None);
+    }
+    for sep in ["_", "-"] {
+        let imgs = String::from_utf8_lossy(
+            &docker_raw(&["images", "-q", &format!("{project}{sep}*")], None).stdout,
+        )
+        .to_string();
+        for i in imgs.split_whitespace() {
+            let _ = docker_raw(&["rmi", "-f", i], None);
+        }
+    }
+}
+
+/// Delete a tag's manifest from the local registry (delete is enabled in its config).
+fn delete_from_registry(reference: &str) {
+    let Some((host, rest)) = reference.split_once('/') else {
+        return;
+    };
+    let Some((name, tag)) = rest.rsplit_once(':') else {
+        return;
+    };
+    let accept = "application/vnd.docker.distribution.manifest.v2+json";
+    let head = Command::new("curl")
+        .args([
+            "-sI",
+            "-H",
+            &format!("Accept: {accept}"),
+            &format!("http://{host}/v2/{name}/manifests/{tag}"),
+        ])
+        .output();
+    let Ok(head) = head else { return };
+    let text = String::from_utf8_lossy(&head.stdout).to_string();
+    let Some(digest) = text.lines().find_map(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("docker-content-digest:")
+            .then(|| l.split_once(':').unwrap().1.trim().to_string())
+    }) else {
+        return;
+    };
+    let _ = Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "DELETE",
+            &format!("http://{host}/v2/{name}/manifests/{digest}"),
+        ])
+        .output();
+}
+
+/// Ids of containers carrying the grader's probe label.
+pub fn probe_containers() -> Vec<String> {
+    docker(&["ps", "-aq", "--filter", "label=org.sre-lab.probe"])
+        .lines()
+        .map(String::from)
+        .filter(|l| !l.is_empty())
+        .collect()
+}

@@ -1,0 +1,292 @@
+//! The file-only checks, graded through the real CLI: the reference answers pass, and each
+//! known learner mistake fails with the right diagnosis.
+
+use crate::common::*;
+
+/// Grade only the Dockerfile of a workspace whose Dockerfile is `text`.
+fn grade_dockerfile(text: &str) -> serde_json::Value {
+    let ws = Workspace::solution();
+    ws.write("Dockerfile", text);
+    let (report, code) = check_json(ws.path(), &["--step", "dockerfile"]);
+    let st = status(&report, "dockerfile");
+    assert_eq!(code, if st == "pass" { 0 } else { 1 }, "{report:#}");
+    report
+}
+
+fn lesson() -> String {
+    std::fs::read_to_string(repo().join("labs/day11/solution/Dockerfile")).unwrap()
+}
+
+#[test]
+fn the_reference_dockerfile_passes_with_no_warnings() {
+    let r = grade_dockerfile(&lesson());
+    assert_eq!(status(&r, "dockerfile"), "pass");
+    let checks = step(&r, "dockerfile")["checks"].as_array().unwrap();
+    assert!(checks.iter().all(|c| c["status"] == "pass"), "{r:#}");
+    assert!(
+        checks.len() >= 9,
+        "every requirement is its own check: {r:#}"
+    );
+}
+
+#[test]
+fn equivalent_dockerfiles_pass() {
+    let variants = [
+        // Windows line endings and a byte-order mark, which Docker accepts.
+        format!("\u{feff}{}", lesson().replace('\n', "\r\n")),
+        // All ENV in one instruction, lowercase instructions, a comment.
+        lesson()
+            .replace(
+                "ENV FLASK_APP=src/main.py\nENV FLASK_ENV=development\nENV PYTHONPATH=/app\n",
+                "# the app\nenv FLASK_APP=src/main.py FLASK_ENV=development PYTHONPATH=/app\n",
+            )
+            .replace("EXPOSE 5000", "expose 5000/tcp"),
+        // Gunicorn flags in another spelling, with workers.
+        lesson().replace(
+            r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#,
+            r#"CMD ["gunicorn", "--workers", "2", "-b", "0.0.0.0:5000", "src.main:app"]"#,
+        ),
+    ];
+    for v in variants {
+        let r = grade_dockerfile(&v);
+        assert_eq!(status(&r, "dockerfile"), "pass", "{v}\n{r:#}");
+    }
+}
+
+#[test]
+fn a_relative_workdir_that_lands_in_app_is_a_warning() {
+    let r = grade_dockerfile(&lesson().replace("WORKDIR /app", "WORKDIR app"));
+    assert_eq!(status(&r, "dockerfile"), "pass");
+    let c = check(&r, "dockerfile.workdir");
+    assert_eq!(c["status"], "warn");
+    assert!(text_of(c).contains("relative"), "{c:#}");
+}
+
+#[test]
+fn legacy_env_form_passes_with_a_warning() {
+    let r = grade_dockerfile(&lesson().replace("ENV PYTHONPATH=/app", "ENV PYTHONPATH /app"));
+    assert_eq!(status(&r, "dockerfile"), "pass");
+    assert_eq!(check(&r, "dockerfile.env.PYTHONPATH")["status"], "warn");
+}
+
+/// (what the learner wrote instead, the failing check, words the diagnosis must contain)
+const MISTAKES: &[(&str, &str, &str, &[&str])] = &[
+    (
+        "shell-form CMD",
+        r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#,
+        "CMD gunicorn --bind 0.0.0.0:5000 src.main:app",
+        &["shell form", "exit 137"],
+    ),
+    (
+        "single quotes",
+        r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#,
+        "CMD ['gunicorn', '--bind', '0.0.0.0:5000', 'src.main:app']",
+        &["not valid JSON", "double quotes"],
+    ),
+    (
+        "flag and value in one element",
+        r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#,
+        r#"CMD ["gunicorn", "--bind 0.0.0.0:5000", "src.main:app"]"#,
+        &["holds a space", "own element"],
+    ),
+    (
+        "binds loopback",
+        "0.0.0.0:5000",
+        "127.0.0.1:5000",
+        &["127.0.0.1", "container itself"],
+    ),
+    (
+        "no bind",
+        r#""--bind","0.0.0.0:5000","#,
+        "",
+        &["no --bind", "127.0.0.1:8000"],
+    ),
+    (
+        "wrong app path",
+        "src.main:app",
+        "main:app",
+        &["\"main:app\"", "src.main:app"],
+    ),
+    (
+        "not gunicorn",
+        r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#,
+        r#"CMD ["flask", "run"]"#,
+        &["does not run gunicorn"],
+    ),
+    (
+        "no CMD",
+        r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#,
+        "",
+        &["there is no CMD"],
+    ),
+];
+
+#[test]
+fn cmd_mistakes_are_diagnosed() {
+    for (what, from, to, words) in MISTAKES {
+        let r = grade_dockerfile(&lesson().replace(from, to));
+        let c = check(&r, "dockerfile.cmd");
+        assert_eq!(c["status"], "fail", "{what}: {r:#}");
+        let text = text_of(c);
+        for w in *words {
+            assert!(text.contains(w), "{what}: diagnosis lacks {w:?}: {text}");
+        }
+        if !to.is_empty() {
+            assert!(
+                c["location"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Dockerfile:10:"),
+                "{what}: {c:#}"
+            );
+        }
+    }
+}
+
+#[test]
+fn other_dockerfile_mistakes_are_diagnosed() {
+    let cases: &[(&str, String, &str, &[&str])] = &[
+        ("latest base", lesson().replace("FROM python:3.9-slim", "FROM python:latest"), "dockerfile.base", &["latest", "FROM python:3.9-slim"]),
+        ("untagged base", lesson().replace("FROM python:3.9-slim", "FROM python"), "dockerfile.base", &["latest"]),
+        ("full base", lesson().replace("FROM python:3.9-slim", "FROM python:3.9"), "dockerfile.base", &["different variant"]),
+        ("workdir elsewhere", lesson().replace("WORKDIR /app", "WORKDIR /code"), "dockerfile.workdir", &["/code", "WORKDIR /app"]),
+        ("relative workdir after another", lesson().replace("WORKDIR /app", "WORKDIR /srv\nWORKDIR app"), "dockerfile.workdir", &["relative", "/srv/app"]),
+        ("no workdir", lesson().replace("WORKDIR /app\n", ""), "dockerfile.workdir", &["no WORKDIR"]),
+        (
+            "code copied before pip",
+            lesson().replace("COPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY . .", "COPY . .\nRUN pip install --no-cache-dir -r requirements.txt"),
+            "dockerfile.requirements",
+            &["busts the layer cache"],
+        ),
+        ("pip cache kept", lesson().replace("--no-cache-dir ", ""), "dockerfile.requirements", &["/root/.cache/pip", "--no-cache-dir"]),
+        ("no pip install", lesson().replace("RUN pip install --no-cache-dir -r requirements.txt\n", ""), "dockerfile.requirements", &["executable file not found"]),
+        ("no COPY . .", lesson().replace("COPY . .\n", ""), "dockerfile.copy-code", &["never copied"]),
+        ("PYTHONPATH typo", lesson().replace("PYTHONPATH=/app", "PYTHONPATH=/app/src"), "dockerfile.env.PYTHONPATH", &["/app/src"]),
+        ("FLASK_APP typo", lesson().replace("FLASK_APP=src/main.py", "FLASK_APP=main.py"), "dockerfile.env.FLASK_APP", &["main.py"]),
+        ("ENV case", lesson().replace("FLASK_ENV=", "flask_env="), "dockerfile.env.FLASK_ENV", &["case-sensitive"]),
+        ("no EXPOSE", lesson().replace("EXPOSE 5000\n", ""), "dockerfile.expose", &["EXPOSE 5000", "-p"]),
+        ("wrong EXPOSE", lesson().replace("EXPOSE 5000", "EXPOSE 8080"), "dockerfile.expose", &["EXPOSE 8080"]),
+        ("syntax error", lesson().replace("EXPOSE 5000", "EXPOSE"), "dockerfile.syntax", &["Dockerfile:9:"]),
+    ];
+    for (what, text, id, words) in cases {
+        let r = grade_dockerfile(text);
+        assert_eq!(status(&r, "dockerfile"), "fail", "{what}: {r:#}");
+        let c = check(&r, id);
+        assert_eq!(c["status"], "fail", "{what}: {c:#}");
+        let t = text_of(c);
+        for w in *words {
+            assert!(t.contains(w), "{what}: diagnosis lacks {w:?}: {t}");
+        }
+    }
+}
+
+#[test]
+fn a_missing_dockerfile_names_the_near_miss() {
+    let ws = Workspace::solution();
+    std::fs::rename(
+        ws.path().join("Dockerfile"),
+        ws.path().join("dockerfile.txt"),
+    )
+    .unwrap();
+    let (r, code) = check_json(ws.path(), &["--step", "dockerfile"]);
+    assert_eq!(code, 1);
+    let c = check(&r, "dockerfile.file");
+    assert_eq!(c["status"], "fail");
+    assert!(text_of(c).contains("rename `dockerfile.txt`"), "{c:#}");
+}
+
+#[test]
+fn dockerignore_gaps_are_warnings_not_failures() {
+    let ws = Workspace::solution();
+    ws.remove(".dockerignore");
+    let (r, code) = check_json(ws.path(), &["--step", "dockerfile"]);
+    assert_eq!((code, status(&r, "dockerfile")), (0, "pass".to_string()));
+    assert_eq!(check(&r, "dockerfile.dockerignore")["status"], "warn");
+    ws.write(".dockerignore", ".git\n");
+    let (r, _) = check_json(ws.path(), &["--step", "dockerfile"]);
+    let c = check(&r, "dockerfile.dockerignore");
+    assert_eq!(c["status"], "warn");
+    assert!(text_of(c).contains(".venv, venv, __pycache__"), "{c:#}");
+}
+
+fn grade_compose_file(text: &str) -> serde_json::Value {
+    let ws = Workspace::solution();
+    ws.write("docker-compose.yml", text);
+    check_json(ws.path(), &["--step", "compose"]).0
+}
+
+#[test]
+fn compose_file_mistakes_are_diagnosed() {
+    let good =
+        std::fs::read_to_string(repo().join("labs/day11/solution/docker-compose.yml")).unwrap();
+    let cases: &[(&str, String, &str, &[&str])] = &[
+        (
+            "tab indentation",
+            good.replace("  web:", "\tweb:"),
+            "compose.file",
+            &["not valid YAML", "docker-compose.yml:3:"],
+        ),
+        (
+            "port: typo",
+            good.replace("ports:", "port:"),
+            "compose.file",
+            &[
+                "services.web.port",
+                "did you mean `ports`?",
+                "docker-compose.yml:5",
+            ],
+        ),
+        (
+            "unknown top-level key",
+            good.replace("services:", "service:"),
+            "compose.file",
+            &["`service` is not a Compose key", "did you mean `services`?"],
+        ),
+        (
+            "only image",
+            good.replace("build: .", "image: python-docker-app"),
+            "compose.service",
+            &["no service is built", "only `image:`"],
+        ),
+        (
+            "build elsewhere",
+            good.replace("build: .", "build: ./other"),
+            "compose.service",
+            &["web: build ./other"],
+        ),
+        (
+            "ports reversed and different",
+            good.replace("\"5000:5000\"", "\"8080:5000\""),
+            "compose.service",
+            &["8080:5000", "\"5000:5000\""],
+        ),
+        (
+            "ports not a list",
+            good.replace(
+                "    ports:\n      - \"5000:5000\"",
+                "    ports: \"5000:5000\"",
+            ),
+            "compose.file",
+            &["must be a list"],
+        ),
+    ];
+    for (what, text, id, words) in cases {
+        let r = grade_compose_file(text);
+        assert_eq!(status(&r, "compose"), "fail", "{what}: {r:#}");
+        let c = check(&r, id);
+        assert_eq!(c["status"], "fail", "{what}: {c:#}");
+        let t = text_of(c);
+        for w in *words {
+            assert!(t.contains(w), "{what}: diagnosis lacks {w:?}: {t}");
+        }
+    }
+}
+
+#[test]
+fn a_missing_compose_file_says_which_names_count() {
+    let ws = Workspace::solution();
+    ws.remove("docker-compose.yml");
+    let (r, code) = check_json(ws.path(), &["--step", "compose"]);
+    assert_eq!(code, 1);
+    assert!(text_of(check(&r, "compose.file")).contains("compose.yaml or compose.yml"));
+}

@@ -1,0 +1,470 @@
+//! The engine steps against the real engine: the reference solution passes every step, and each
+//! kind of check fails with the right diagnosis for the mistakes learners make.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::*;
+
+const IMAGE: &str = "python-docker-app";
+
+fn solution_built(mess: &mut EngineMess) -> Workspace {
+    let ws = Workspace::solution();
+    mess.image(IMAGE);
+    build(&ws, IMAGE);
+    ws
+}
+
+#[test]
+fn the_reference_solution_passes_every_step() {
+    let _lock = engine_lock();
+    let mut mess = EngineMess::default();
+    let ws = solution_built(&mut mess);
+    let run = "sre-lab-test-run";
+    mess.container(run);
+    docker(&["run", "-d", "--name", run, "-p", "5000:5000", IMAGE]);
+    let tag = "localhost:5001/e2e/python-docker-app:v1";
+    mess.image(tag);
+    docker(&["tag", &format!("{IMAGE}:latest"), tag]);
+
+    // The run container itself answers, before compose takes the port.
+    let (r, _) = check_json(
+        ws.path(),
+        &["--step", "run", "--step", "tag", "--step", "push"],
+    );
+    assert_eq!(status(&r, "run"), "pass", "{r:#}");
+    assert!(
+        check(&r, "run.container")["message"]
+            .as_str()
+            .unwrap()
+            .contains("answers HTTP 200"),
+        "{r:#}"
+    );
+    assert_eq!(status(&r, "tag"), "pass", "{r:#}");
+    let c = check(&r, "push.registry");
+    assert_eq!(c["status"], "fail", "not pushed yet: {c:#}");
+    assert!(text_of(c).contains("not pushed"), "{c:#}");
+
+    mess.pushed(tag);
+    docker(&["push", tag]);
+    docker(&["stop", run]);
+    mess.compose(ws.path());
+    let up = compose_cmd(ws.path())
+        .args(["up", "--build", "-d"])
+        .output()
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "compose up: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    wait_http(5000);
+    let venv = Venv::new();
+    venv.pip(&["-e", "."], ws.path());
+
+    let (r, code) = check_json(ws.path(), &["--python", venv.python().to_str().unwrap()]);
+    for s in [
+        "dockerfile",
+        "build",
+        "run",
+        "tag",
+        "push",
+        "compose",
+        "editable",
+    ] {
+        assert_eq!(status(&r, s), "pass", "{s}: {r:#}");
+    }
+    assert_eq!(code, 0);
+    assert_eq!(r["summary"]["warnings"], 0, "{r:#}");
+    assert!(
+        check(&r, "run.container")["message"]
+            .as_str()
+            .unwrap()
+            .contains("compose service holds port 5000"),
+        "{r:#}"
+    );
+    assert!(probe_containers().is_empty(), "the probe was removed");
+
+    // The same state graded as JUnit: no failures.
+    let out = lab()
+        .args(["check", "day11", "--format", "junit", "--python"])
+        .arg(venv.python())
+        .arg("--dir")
+        .arg(ws.path())
+        .output()
+        .unwrap();
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert!(xml.contains(r#"failures="0" errors="0""#), "{xml}");
+
+    // A code change without --build: the compose service and the image are stale.
+    ws.edit(
+        "src/main.py",
+        "Hello from the Day-11 sample app!",
+        "Hello again!",
+    );
+    let (r, _) = check_json(ws.path(), &["--step", "build", "--step", "compose"]);
+    assert!(
+        text_of(check(&r, "build.fresh")).contains("older version of src/main.py"),
+        "{r:#}"
+    );
+    assert!(
+        text_of(check(&r, "compose.fresh")).contains("without `--build`"),
+        "{r:#}"
+    );
+}
+
+/// Build a variant of the solution's Dockerfile and grade the run step's probe.
+fn probe_of(
+    dockerfile_from: &str,
+    dockerfile_to: &str,
+    requirements: Option<&str>,
+) -> serde_json::Value {
+    let mut mess = EngineMess::default();
+    let ws = Workspace::solution();
+    ws.edit("Dockerfile", dockerfile_from, dockerfile_to);
+    if let Some(req) = requirements {
+        ws.write("requirements.txt", req);
+    }
+    mess.image(IMAGE);
+    build(&ws, IMAGE);
+    let (r, code) = check_json(ws.path(), &["--step", "run"]);
+    assert_eq!(code, 1);
+    r
+}
+
+#[test]
+fn the_probe_diagnoses_images_that_do_not_serve() {
+    let _lock = engine_lock();
+    let cmd = r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#;
+    let cases: &[(&str, &str, Option<&str>, &[&str])] = &[
+        (
+            "bound to loopback",
+            r#"CMD ["gunicorn","--bind","127.0.0.1:5000","src.main:app"]"#,
+            None,
+            &["listens on 127.0.0.1", "0.0.0.0:5000"],
+        ),
+        (
+            "wrong module",
+            r#"CMD ["gunicorn","--bind","0.0.0.0:5000","main:app"]"#,
+            None,
+            &[
+                "cannot import the app",
+                "No module named 'main'",
+                "exited with code",
+            ],
+        ),
+        (
+            "wrong attribute",
+            r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:application"]"#,
+            None,
+            &["no such application variable"],
+        ),
+        (
+            "flag and value joined",
+            r#"CMD ["gunicorn","--bind 0.0.0.0:5000","src.main:app"]"#,
+            None,
+            &["took a flag for the app's name", "own element"],
+        ),
+        (
+            "gunicorn not installed",
+            cmd,
+            Some("flask==3.0.3\n"),
+            &["not installed in the image", "gunicorn"],
+        ),
+    ];
+    for (what, to, req, words) in cases {
+        let r = probe_of(cmd, to, *req);
+        let c = check(&r, "run.serves");
+        assert_eq!(c["status"], "fail", "{what}: {c:#}");
+        let t = text_of(c);
+        for w in *words {
+            assert!(t.contains(w), "{what}: diagnosis lacks {w:?}: {t}");
+        }
+        assert!(
+            probe_containers().is_empty(),
+            "{what}: a probe container was left behind"
+        );
+    }
+}
+
+#[test]
+fn the_run_step_diagnoses_ports_old_images_and_foreground_runs() {
+    let _lock = engine_lock();
+    let mut mess = EngineMess::default();
+    let ws = solution_built(&mut mess);
+
+    // No container at all.
+    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    assert!(
+        text_of(check(&r, "run.container"))
+            .contains("docker run -d -p 5000:5000 python-docker-app"),
+        "{r:#}"
+    );
+    assert_eq!(
+        check(&r, "run.serves")["status"],
+        "pass",
+        "the image itself is fine: {r:#}"
+    );
+
+    // -p 8080:5000: the wrong host port.
+    mess.container("sre-lab-test-p8080");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        "sre-lab-test-p8080",
+        "-p",
+        "8080:5000",
+        IMAGE,
+    ]);
+    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    let c = check(&r, "run.ports");
+    assert_eq!(c["status"], "fail", "{r:#}");
+    assert!(text_of(c).contains("host port 8080, not 5000"), "{c:#}");
+    docker(&["rm", "-f", "sre-lab-test-p8080"]);
+
+    // No -p at all.
+    mess.container("sre-lab-test-nop");
+    docker(&["run", "-d", "--name", "sre-lab-test-nop", IMAGE]);
+    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    assert!(
+        text_of(check(&r, "run.ports")).contains("no published ports (no -p)"),
+        "{r:#}"
+    );
+    docker(&["rm", "-f", "sre-lab-test-nop"]);
+
+    // Run in the foreground, then Ctrl-C.
+    mess.container("sre-lab-test-fg");
+    let mut fg = Command::new("docker")
+        .args(["run", "--name", "sre-lab-test-fg", "-p", "5000:5000", IMAGE])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_http(5000);
+    docker(&["kill", "--signal", "INT", "sre-lab-test-fg"]);
+    let _ = fg.wait();
+    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    let c = check(&r, "run.container");
+    assert_eq!(c["status"], "fail", "{r:#}");
+    assert!(text_of(c).contains("in the foreground (no -d)"), "{c:#}");
+    docker(&["rm", "-f", "sre-lab-test-fg"]);
+
+    // A container from an older build, still running.
+    mess.container("sre-lab-test-old");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        "sre-lab-test-old",
+        "-p",
+        "5000:5000",
+        IMAGE,
+    ]);
+    ws.edit("src/main.py", "Hello from", "Hi from");
+    build(&ws, IMAGE);
+    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    let c = check(&r, "run.container");
+    assert!(text_of(c).contains("runs an older build"), "{c:#}");
+}
+
+#[test]
+fn the_build_step_finds_misnamed_and_stale_images() {
+    let _lock = engine_lock();
+    let mut mess = EngineMess::default();
+    let ws = Workspace::solution();
+    let _ = docker_raw(&["rmi", "-f", IMAGE], None);
+    mess.image("python-app");
+    build(&ws, "python-app");
+    let (r, code) = check_json(
+        ws.path(),
+        &["--step", "build", "--step", "run", "--step", "tag"],
+    );
+    assert_eq!(code, 1);
+    let c = check(&r, "build.exists");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        text_of(c).contains("python-app:latest"),
+        "names the image built under another name: {c:#}"
+    );
+    assert_eq!(status(&r, "run"), "skip", "{r:#}");
+    assert_eq!(status(&r, "tag"), "skip", "{r:#}");
+
+    // Built from a Dockerfile that has changed since.
+    mess.image(IMAGE);
+    build(&ws, IMAGE);
+    ws.edit(
+        "Dockerfile",
+        "ENV FLASK_ENV=development",
+        "ENV FLASK_ENV=production",
+    );
+    let (r, _) = check_json(ws.path(), &["--step", "build"]);
+    let c = check(&r, "build.config");
+    assert_eq!(c["status"], "fail", "{r:#}");
+    assert!(text_of(c).contains("FLASK_ENV=development"), "{c:#}");
+}
+
+#[test]
+fn the_tag_and_push_steps_diagnose_learners_mistakes() {
+    let _lock = engine_lock();
+    let mut mess = EngineMess::default();
+    let ws = solution_built(&mut mess);
+
+    // No namespace.
+    mess.image("python-docker-app:v1");
+    docker(&["tag", IMAGE, "python-docker-app:v1"]);
+    let (r, _) = check_json(ws.path(), &["--step", "tag", "--step", "push"]);
+    assert!(
+        text_of(check(&r, "tag.tag")).contains("has no namespace"),
+        "{r:#}"
+    );
+    assert_eq!(status(&r, "push"), "skip");
+
+    // A typo in the repository name.
+    docker(&["rmi", "python-docker-app:v1"]);
+    mess.image("localhost:5001/e2e/python-doker-app:v1");
+    docker(&["tag", IMAGE, "localhost:5001/e2e/python-doker-app:v1"]);
+    let (r, _) = check_json(ws.path(), &["--step", "tag"]);
+    assert!(
+        text_of(check(&r, "tag.tag")).contains("misspelled"),
+        "{r:#}"
+    );
+
+    // Tagged, then rebuilt: the tag points at the old image.
+    let tag = "localhost:5001/e2e/python-docker-app:v1";
+    mess.image(tag);
+    docker(&["tag", IMAGE, tag]);
+    ws.edit("src/pattern.py", "BORDER = \"*\"", "BORDER = \"#\"");
+    build(&ws, IMAGE);
+    let (r, _) = check_json(ws.path(), &["--step", "tag"]);
+    let c = check(&r, "tag.tag");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        text_of(c).contains("tagged before the image was rebuilt"),
+        "{c:#}"
+    );
+
+    // Pushed, then rebuilt and re-tagged without pushing: the registry holds the older build.
+    mess.pushed(tag);
+    docker(&["push", tag]);
+    let (r, _) = check_json(ws.path(), &["--step", "push", "--image", tag]);
+    assert_eq!(status(&r, "push"), "pass", "{r:#}");
+    ws.edit("src/pattern.py", "BORDER = \"#\"", "BORDER = \"=\"");
+    build(&ws, IMAGE);
+    docker(&["tag", IMAGE, tag]);
+    let (r, _) = check_json(ws.path(), &["--step", "push", "--image", tag]);
+    let c = check(&r, "push.registry");
+    assert_eq!(c["status"], "fail", "{c:#}");
+    assert!(text_of(c).contains("older build"), "{c:#}");
+
+    // A registry that is not there.
+    let nowhere = "localhost:5999/e2e/python-docker-app:v1";
+    mess.image(nowhere);
+    docker(&["tag", IMAGE, nowhere]);
+    let (r, _) = check_json(ws.path(), &["--step", "push", "--image", nowhere]);
+    let c = check(&r, "push.registry");
+    assert_eq!(c["status"], "error", "{c:#}");
+    assert!(text_of(c).contains("cannot be reached"), "{c:#}");
+}
+
+#[test]
+fn compose_explains_port_5000_held_by_the_run_container() {
+    let _lock = engine_lock();
+    let mut mess = EngineMess::default();
+    let ws = solution_built(&mut mess);
+    mess.container("sre-lab-test-holder");
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        "sre-lab-test-holder",
+        "-p",
+        "5000:5000",
+        IMAGE,
+    ]);
+    mess.compose(ws.path());
+    let up = compose_cmd(ws.path())
+        .args(["up", "--build", "-d"])
+        .output()
+        .unwrap();
+    assert!(
+        !up.status.success(),
+        "compose cannot bind 5000 while the run container holds it"
+    );
+    let (r, _) = check_json(ws.path(), &["--step", "compose"]);
+    let c = check(&r, "compose.running");
+    assert_eq!(c["status"], "fail", "{r:#}");
+    let t = text_of(c);
+    assert!(
+        t.contains("already allocated") && t.contains("sre-lab-test-holder"),
+        "{t}"
+    );
+    assert!(t.contains("docker stop sre-lab-test-holder"), "{t}");
+}
+
+#[test]
+fn editable_mistakes_are_diagnosed() {
+    let ws = Workspace::solution();
+    let venv = Venv::new();
+    let py = venv.python();
+    let py = py.to_str().unwrap();
+
+    let (r, _) = check_json(ws.path(), &["--step", "editable", "--python", py]);
+    let c = check(&r, "editable.installed");
+    assert_eq!(c["status"], "fail");
+    assert!(text_of(c).contains("is not installed in"), "{c:#}");
+
+    // `pip install .` without -e.
+    venv.pip(&["."], ws.path());
+    let (r, _) = check_json(ws.path(), &["--step", "editable", "--python", py]);
+    let c = check(&r, "editable.installed");
+    assert!(text_of(c).contains("not in editable mode"), "{c:#}");
+    assert!(text_of(c).contains("pip install -e ."), "{c:#}");
+
+    // Editable, but from another copy of the code.
+    let other = Workspace::solution();
+    venv.pip(&["-e", "."], other.path());
+    let (r, _) = check_json(ws.path(), &["--step", "editable", "--python", py]);
+    let c = check(&r, "editable.installed");
+    assert!(
+        text_of(c).contains("from another copy of the code"),
+        "{c:#}"
+    );
+
+    // Right: and found through ./.venv without --python.
+    let _ = std::os::unix::fs::symlink(venv.dir.path(), ws.path().join(".venv"));
+    venv.pip(&["-e", "."], ws.path());
+    let (r, code) = check_json(ws.path(), &["--step", "editable"]);
+    assert_eq!(
+        (code, status(&r, "editable")),
+        (0, "pass".to_string()),
+        "{r:#}"
+    );
+    assert!(
+        text_of(check(&r, "editable.installed")).contains("chosen by ./.venv"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn the_sample_app_tests_pass_on_python_3_9_inside_the_image() {
+    let _lock = engine_lock();
+    let mut mess = EngineMess::default();
+    let ws = Workspace::solution();
+    let tag = "sre-lab-test-sample-app";
+    mess.image(tag);
+    build(&ws, tag);
+    let out = docker_raw(
+        &["run", "--rm", tag, "sh", "-c", "python --version && pip install --quiet --no-cache-dir pytest && python -m pytest -q -p no:cacheprovider tests"],
+        None,
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Python 3.9"), "{text}");
+    assert!(text.contains("5 passed"), "{text}");
+    let _ = Duration::from_secs(0);
+}
