@@ -24,6 +24,13 @@ pub struct Lab {
     pub id: String,
     /// A one-line title.
     pub title: String,
+    /// The directory `lab start` copies into a new workspace, relative to the lab's directory.
+    pub workspace: String,
+    /// Files the learner writes: `lab start` never copies them, `lab solution` shows them.
+    pub learner_files: Vec<String>,
+    /// The lab's directory (set when loading, not written in the file).
+    #[serde(skip)]
+    pub dir: PathBuf,
     /// The steps, in the order a learner does them.
     #[serde(rename = "step")]
     pub steps: Vec<Step>,
@@ -44,8 +51,37 @@ pub struct Step {
     pub requires: Vec<String>,
     /// Hints, from a nudge to the near-answer; at least one, none empty.
     pub hints: Vec<String>,
+    /// Mistakes learners make in this step, each with its fix (shown in the book's exercise).
+    #[serde(default)]
+    pub mistakes: Vec<Mistake>,
+    /// The reference answer, for `lab solution` and `lab demo`.
+    pub solution: Solution,
     /// The checks that decide this step; at least one.
     pub checks: Vec<CheckSpec>,
+}
+
+/// A common mistake and how to fix it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mistake {
+    /// What the learner did.
+    pub what: String,
+    /// What to do instead.
+    pub fix: String,
+}
+
+/// A step's reference answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Solution {
+    /// Files of `solution/` (in the lab's directory) this step writes.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Shell commands this step runs, in the workspace, in order.
+    #[serde(default)]
+    pub commands: Vec<String>,
+    /// Why this answer is right.
+    pub why: String,
 }
 
 /// An HTTP answer the app must give.
@@ -233,6 +269,18 @@ impl Lab {
             if step.checks.is_empty() {
                 return Err(err(format!("{here}: `checks` needs at least one check")));
             }
+            if let Some(m) = step
+                .mistakes
+                .iter()
+                .position(|m| m.what.trim().is_empty() || m.fix.trim().is_empty())
+            {
+                return Err(err(format!(
+                    "{here}: `mistakes[{m}]` needs both `what` and `fix`"
+                )));
+            }
+            if step.solution.why.trim().is_empty() {
+                return Err(err(format!("{here}: `solution.why` is empty")));
+            }
             for r in &step.requires {
                 if !lab.steps[..i].iter().any(|s| &s.id == r) {
                     return Err(err(format!(
@@ -251,7 +299,27 @@ impl Lab {
             path: path.clone(),
             message: format!("cannot read the lab definition: {e}"),
         })?;
-        let lab = Lab::parse(&path, &text)?;
+        let mut lab = Lab::parse(&path, &text)?;
+        lab.dir = labs_dir.join(id);
+        for step in &lab.steps {
+            for f in &step.solution.files {
+                if !lab.dir.join("solution").join(f).is_file() {
+                    return Err(LabError {
+                        path,
+                        message: format!(
+                            "step {:?}: solution file {f:?} is not in solution/",
+                            step.id
+                        ),
+                    });
+                }
+            }
+        }
+        if !lab.dir.join(&lab.workspace).is_dir() {
+            return Err(LabError {
+                path,
+                message: format!("`workspace` {:?} is not a directory", lab.workspace),
+            });
+        }
         if lab.id != id {
             return Err(LabError {
                 path,
@@ -288,12 +356,16 @@ mod tests {
         Lab::parse(Path::new("lab.toml"), text)
     }
 
+    const HEAD: &str =
+        "format_version = 1\nid = \"x\"\ntitle = \"X\"\nworkspace = \".\"\nlearner_files = []\n";
+
     const STEP: &str = r#"
 [[step]]
 id = "tag"
 title = "Tag"
 book = "tag.md"
 hints = ["a nudge"]
+solution = { why = "because" }
 checks = [{ kind = "push", repository = "r", tag = "v1" }]
 "#;
 
@@ -317,39 +389,33 @@ checks = [{ kind = "push", repository = "r", tag = "v1" }]
 
     #[test]
     fn a_minimal_lab_parses() {
-        let lab = parse(&format!(
-            "format_version = 1\nid = \"x\"\ntitle = \"X\"\n{STEP}"
-        ))
-        .unwrap();
+        let lab = parse(&format!("{HEAD}{STEP}")).unwrap();
         assert_eq!(lab.steps[0].checks[0].kind(), "push");
     }
 
     #[test]
     fn unknown_fields_are_named_with_their_line() {
-        let text = format!("format_version = 1\nid = \"x\"\ntitle = \"X\"\n{STEP}")
-            .replace("book =", "bok =");
+        let text = format!("{HEAD}{STEP}").replace("book =", "bok =");
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains("unknown field `bok`"), "{e}");
-        assert!(e.contains("line 8, column 1"), "{e}");
+        assert!(e.contains("line 10, column 1"), "{e}");
     }
 
     #[test]
     fn unknown_check_kinds_are_rejected() {
-        let text = format!("format_version = 1\nid = \"x\"\ntitle = \"X\"\n{STEP}")
-            .replace("kind = \"push\"", "kind = \"pushh\"");
+        let text = format!("{HEAD}{STEP}").replace("kind = \"push\"", "kind = \"pushh\"");
         let e = parse(&text).unwrap_err().to_string();
         assert!(e.contains("unknown variant `pushh`"), "{e}");
     }
 
     #[test]
     fn duplicate_ids_and_empty_hints_are_rejected() {
-        let twice = format!("format_version = 1\nid = \"x\"\ntitle = \"X\"\n{STEP}{STEP}");
+        let twice = format!("{HEAD}{STEP}{STEP}");
         assert!(parse(&twice)
             .unwrap_err()
             .to_string()
             .contains("duplicate step id \"tag\""));
-        let empty = format!("format_version = 1\nid = \"x\"\ntitle = \"X\"\n{STEP}")
-            .replace("\"a nudge\"", "\"  \"");
+        let empty = format!("{HEAD}{STEP}").replace("\"a nudge\"", "\"  \"");
         assert!(parse(&empty)
             .unwrap_err()
             .to_string()
@@ -358,11 +424,9 @@ checks = [{ kind = "push", repository = "r", tag = "v1" }]
 
     #[test]
     fn other_format_versions_are_rejected() {
-        let e = parse(&format!(
-            "format_version = 2\nid = \"x\"\ntitle = \"X\"\n{STEP}"
-        ))
-        .unwrap_err()
-        .to_string();
+        let e = parse(&format!("{HEAD}{STEP}").replace("format_version = 1", "format_version = 2"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("format_version 2 is not supported"), "{e}");
     }
 }

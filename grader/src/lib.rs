@@ -10,6 +10,7 @@
 pub mod checks;
 pub mod cleanup;
 pub mod cli;
+pub mod cmd;
 pub mod dockerfile;
 pub mod engine;
 pub mod exit;
@@ -18,3 +19,4 @@ pub mod lab;
 pub mod reference;
 pub mod registry;
 pub mod report;
+pub mod state;

@@ -126,6 +126,34 @@ pub async fn manifest_digest(r: &Reference) -> Lookup {
     }
 }
 
+/// Delete a tag's manifest from a local registry (one with deletes enabled, like the lab's).
+pub async fn delete_local(r: &Reference) -> Result<(), String> {
+    if !r.is_local() {
+        return Err(format!(
+            "{r} is not on a local registry; lab only deletes from those"
+        ));
+    }
+    let digest = match manifest_digest(r).await {
+        Lookup::Found(d) => d,
+        Lookup::NotFound => return Ok(()),
+        other => return Err(format!("{other:?}")),
+    };
+    let (base, path) = base_url(r);
+    let client = reqwest::Client::builder()
+        .timeout(DEADLINE)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = client
+        .delete(format!("{base}/v2/{path}/manifests/{digest}"))
+        .send()
+        .await
+        .map_err(|e| error_chain(&e))?;
+    match resp.status().as_u16() {
+        200..=299 | 404 => Ok(()),
+        s => Err(format!("the registry refused the delete (HTTP {s})")),
+    }
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();

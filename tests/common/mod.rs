@@ -273,13 +273,33 @@ impl Venv {
 }
 
 /// Removes, on drop, what a test made in the engine: containers, compose projects, image tags,
-/// and registry manifests. Runs even when the test panics.
-#[derive(Default)]
+/// registry manifests, and every image created since the guard was made (rebuilds leave
+/// untagged images behind). Runs even when the test panics. Make it after `engine_lock()`.
 pub struct EngineMess {
+    images_before: Vec<String>,
     containers: Vec<String>,
     images: Vec<String>,
     compose_dirs: Vec<PathBuf>,
     registry_refs: Vec<String>,
+}
+
+fn image_ids() -> Vec<String> {
+    String::from_utf8_lossy(&docker_raw(&["images", "-aq", "--no-trunc"], None).stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+impl Default for EngineMess {
+    fn default() -> Self {
+        EngineMess {
+            images_before: image_ids(),
+            containers: vec![],
+            images: vec![],
+            compose_dirs: vec![],
+            registry_refs: vec![],
+        }
+    }
 }
 
 impl EngineMess {
@@ -311,6 +331,11 @@ impl Drop for EngineMess {
         }
         for i in &self.images {
             let _ = docker_raw(&["rmi", "-f", i], None);
+        }
+        for id in image_ids() {
+            if !self.images_before.contains(&id) {
+                let _ = docker_raw(&["rmi", "-f", &id], None);
+            }
         }
     }
 }

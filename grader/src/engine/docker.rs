@@ -29,10 +29,7 @@ pub const CONNECT_DEADLINE: Duration = Duration::from_millis(2500);
 pub struct DockerEngine {
     docker: Docker,
     endpoint: String,
-}
-
-fn endpoint_description() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string())
+    source: String,
 }
 
 fn map_err(endpoint: &str, e: BollardError) -> EngineError {
@@ -74,26 +71,38 @@ fn port_map(map: Option<HashMap<String, Option<Vec<PortBinding>>>>) -> PortMap {
 }
 
 impl DockerEngine {
-    /// Connect (without talking yet): `DOCKER_HOST`, else the default socket, else Podman's.
+    /// Connect (without talking yet) to the endpoint [`super::endpoint::resolve`] picks.
     pub fn connect() -> Result<Self, EngineError> {
-        let endpoint = endpoint_description();
-        let default_socket = std::path::Path::new("/var/run/docker.sock");
-        let docker = if std::env::var_os("DOCKER_HOST").is_none() && !default_socket.exists() {
-            Docker::connect_with_podman_defaults()
-        } else {
-            Docker::connect_with_defaults()
-        }
-        .map_err(|e| EngineError::Unreachable {
-            endpoint: endpoint.clone(),
-            detail: e.to_string(),
+        let ep = super::endpoint::resolve().map_err(|detail| EngineError::Unreachable {
+            endpoint: "the current docker context".into(),
+            detail,
         })?;
-        Ok(DockerEngine { docker, endpoint })
+        let unreachable = |detail: String| EngineError::Unreachable {
+            endpoint: format!("{} ({})", ep.host, ep.source),
+            detail,
+        };
+        let docker = if ep.host.starts_with("unix://") {
+            Docker::connect_with_unix(&ep.host, 120, bollard::API_DEFAULT_VERSION)
+        } else if ep.host.starts_with("tcp://") || ep.host.starts_with("http://") {
+            Docker::connect_with_http(&ep.host, 120, bollard::API_DEFAULT_VERSION)
+        } else {
+            return Err(unreachable(format!(
+                "{} endpoints are not supported by lab; use a unix:// or tcp:// endpoint",
+                ep.host.split("://").next().unwrap_or("this kind of")
+            )));
+        }
+        .map_err(|e| unreachable(e.to_string()))?;
+        Ok(DockerEngine {
+            docker,
+            endpoint: ep.host,
+            source: ep.source,
+        })
     }
 
     /// Connect and make first contact within [`CONNECT_DEADLINE`], negotiating the API version.
     pub async fn connect_and_ping() -> Result<Self, EngineError> {
         let engine = Self::connect()?;
-        let endpoint = engine.endpoint.clone();
+        let endpoint = format!("{} ({})", engine.endpoint, engine.source);
         let negotiated = tokio::time::timeout(CONNECT_DEADLINE, engine.docker.negotiate_version())
             .await
             .map_err(|_| EngineError::Unreachable {
@@ -106,7 +115,8 @@ impl DockerEngine {
             })?;
         Ok(DockerEngine {
             docker: negotiated,
-            endpoint,
+            endpoint: engine.endpoint,
+            source: engine.source,
         })
     }
 
@@ -143,6 +153,7 @@ impl Engine for DockerEngine {
             .await?;
         Ok(EngineInfo {
             endpoint: self.endpoint.clone(),
+            source: self.source.clone(),
             version: v.version.unwrap_or_default(),
             api_version: v.api_version.unwrap_or_default(),
         })
@@ -346,6 +357,49 @@ impl Engine for DockerEngine {
         }
     }
 
+    fn events(&self) -> tokio::sync::mpsc::Receiver<String> {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let docker = self.docker.clone();
+        tokio::spawn(async move {
+            let filters = HashMap::from([("type", vec!["image", "container"])]);
+            let opts = bollard::query_parameters::EventsOptionsBuilder::default()
+                .filters(&filters)
+                .build();
+            let mut stream = docker.events(Some(opts));
+            while let Some(ev) = stream.next().await {
+                let Ok(ev) = ev else { break };
+                let action = ev.action.unwrap_or_default();
+                let relevant = matches!(
+                    action.as_str(),
+                    "build"
+                        | "tag"
+                        | "untag"
+                        | "push"
+                        | "delete"
+                        | "import"
+                        | "start"
+                        | "die"
+                        | "destroy"
+                        | "create"
+                );
+                if !relevant {
+                    continue;
+                }
+                let actor = ev.actor.unwrap_or_default();
+                let attrs = actor.attributes.unwrap_or_default();
+                let name = attrs
+                    .get("name")
+                    .cloned()
+                    .unwrap_or_else(|| actor.id.unwrap_or_default().chars().take(12).collect());
+                let kind = ev.typ.map(|t| t.to_string()).unwrap_or_default();
+                if tx.send(format!("{kind} {name}: {action}")).await.is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
     async fn image_files(
         &self,
         image: &str,
@@ -413,5 +467,52 @@ impl Engine for DockerEngine {
             }
         }
         Ok(files)
+    }
+
+    async fn remove_image(&self, reference: &str) -> Result<bool, EngineError> {
+        let opts = bollard::query_parameters::RemoveImageOptionsBuilder::default()
+            .force(true)
+            .build();
+        match tokio::time::timeout(
+            CALL_DEADLINE,
+            self.docker.remove_image(reference, Some(opts), None),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(e)) if is_not_found(&e) => Ok(false),
+            Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
+            Err(_) => Err(EngineError::Timeout {
+                what: format!("removing image {reference}"),
+                secs: CALL_DEADLINE.as_secs(),
+            }),
+        }
+    }
+
+    async fn networks(
+        &self,
+    ) -> Result<Vec<(String, String, HashMap<String, String>)>, EngineError> {
+        let list = self
+            .call(
+                "listing networks",
+                self.docker
+                    .list_networks(None::<bollard::query_parameters::ListNetworksOptions>),
+            )
+            .await?;
+        Ok(list
+            .into_iter()
+            .map(|n| {
+                (
+                    n.id.unwrap_or_default(),
+                    n.name.unwrap_or_default(),
+                    n.labels.unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    async fn remove_network(&self, id: &str) -> Result<(), EngineError> {
+        self.call("removing a network", self.docker.remove_network(id))
+            .await
     }
 }

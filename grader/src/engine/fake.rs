@@ -47,6 +47,7 @@ impl Engine for FakeEngine {
         self.err()?;
         Ok(EngineInfo {
             endpoint: "fake".into(),
+            source: "a test".into(),
             version: "0".into(),
             api_version: "1.41".into(),
         })
@@ -118,6 +119,22 @@ impl Engine for FakeEngine {
         self.removed.lock().unwrap().push(id.to_string());
         self.containers.lock().unwrap().retain(|c| c.id != id);
         Ok(())
+    }
+    async fn remove_image(&self, reference: &str) -> Result<bool, EngineError> {
+        self.err()?;
+        Ok(self.images.lock().unwrap().remove(reference).is_some())
+    }
+    async fn networks(
+        &self,
+    ) -> Result<Vec<(String, String, HashMap<String, String>)>, EngineError> {
+        self.err()?;
+        Ok(vec![])
+    }
+    async fn remove_network(&self, _id: &str) -> Result<(), EngineError> {
+        self.err()
+    }
+    fn events(&self) -> tokio::sync::mpsc::Receiver<String> {
+        tokio::sync::mpsc::channel(1).1
     }
     async fn image_files(
         &self,

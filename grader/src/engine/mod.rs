@@ -5,6 +5,7 @@
 //! [`docker::DockerEngine`] carries a deadline, so a wedged daemon becomes an error, not a hang.
 
 pub mod docker;
+pub mod endpoint;
 #[cfg(test)]
 pub mod fake;
 
@@ -54,6 +55,8 @@ impl EngineError {
 #[derive(Debug, Clone)]
 pub struct EngineInfo {
     pub endpoint: String,
+    /// Why this endpoint was used (`DOCKER_HOST`, a docker context, the default socket, ...).
+    pub source: String,
     pub version: String,
     pub api_version: String,
 }
@@ -154,6 +157,16 @@ pub trait Engine: Send + Sync {
     /// The regular files under `dir` in an image, by path relative to `dir`, at most
     /// `max_bytes` in all (read through a created, never started, labelled container that is
     /// removed before returning).
+    /// Remove an image or a tag; `Ok(false)` when it did not exist.
+    async fn remove_image(&self, reference: &str) -> Result<bool, EngineError>;
+    /// All networks: id, name and labels.
+    async fn networks(&self)
+        -> Result<Vec<(String, String, HashMap<String, String>)>, EngineError>;
+    /// Remove a network.
+    async fn remove_network(&self, id: &str) -> Result<(), EngineError>;
+    /// Engine events relevant to a lab (images built, tagged, pushed, removed; containers
+    /// started, died, removed), one sentence each, until the receiver is dropped.
+    fn events(&self) -> tokio::sync::mpsc::Receiver<String>;
     async fn image_files(
         &self,
         image: &str,

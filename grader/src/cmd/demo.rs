@@ -1,0 +1,135 @@
+//! `lab demo`: play the reference solution through every step on this engine, as a learner
+//! would (the lab's `solution` data: files to write and commands to run), then grade it.
+//! The instructor's check that a machine is ready; the README's main command runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::check::{aborted, color_wanted, grade, verdict, Request};
+use super::{copy_tree, load_lab};
+use crate::exit;
+use crate::report;
+
+fn compose_v1_available() -> bool {
+    Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A solution command adapted to this machine and namespace.
+fn adapt(cmd: &str, namespace: &str, v1: bool) -> String {
+    let cmd = cmd.replace("/student/", &format!("/{namespace}/"));
+    match cmd.strip_prefix("docker-compose ") {
+        Some(rest) if !v1 => format!("docker compose {rest}"),
+        _ => cmd,
+    }
+}
+
+fn run_shell(cmd: &str, dir: &Path, namespace: &str) -> bool {
+    println!("$ {cmd}");
+    Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .env("LAB_NAMESPACE", namespace)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `lab demo LAB [--dir] [--namespace]`.
+pub async fn run(lab_id: &str, dir: Option<PathBuf>, namespace: &str) -> i32 {
+    let lab = match load_lab(lab_id) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let dir = dir.unwrap_or_else(|| PathBuf::from(format!("{lab_id}-demo")));
+    if dir.exists()
+        && std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        eprintln!("error: {} already exists and is not empty; the demo plays in a fresh directory (remove it, or pass --dir)", dir.display());
+        return exit::USAGE;
+    }
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("error: cannot create {}: {e}", dir.display());
+        return exit::FAILED;
+    }
+    let dir = dir.canonicalize().unwrap_or(dir);
+    match copy_tree(&lab.dir.join(&lab.workspace), &dir, &lab.learner_files) {
+        Ok(Ok(files)) => println!(
+            "== a fresh workspace in {}: the sample app ({} files)",
+            dir.display(),
+            files.len()
+        ),
+        Ok(Err(_)) | Err(_) => {
+            eprintln!("error: cannot copy the sample app into {}", dir.display());
+            return exit::FAILED;
+        }
+    }
+    let v1 = compose_v1_available();
+    let mut tag = None;
+    for step in &lab.steps {
+        println!("\n== {}: {}", step.id, step.title);
+        for f in &step.solution.files {
+            let from = lab.dir.join("solution").join(f);
+            println!("(writing {f})");
+            if let Err(e) = std::fs::copy(&from, dir.join(f)) {
+                eprintln!("error: cannot write {f}: {e}");
+                return exit::FAILED;
+            }
+        }
+        for c in &step.solution.commands {
+            let c = adapt(c, namespace, v1);
+            if let Some(rest) = c.strip_prefix("docker tag ") {
+                tag = rest.split_whitespace().last().map(String::from);
+            }
+            if !run_shell(&c, &dir, namespace) {
+                eprintln!(
+                    "error: `{c}` failed in step {}; the workspace is left in {} to look at",
+                    step.id,
+                    dir.display()
+                );
+                return exit::FAILED;
+            }
+        }
+    }
+    println!("\n== lab check {lab_id}");
+    let venv_python = dir.join(".venv/bin/python");
+    let req = Request {
+        steps: vec![],
+        dir: dir.clone(),
+        python: venv_python.exists().then_some(venv_python),
+        image: tag,
+        progress: false,
+    };
+    match grade(&lab, req).await {
+        Ok(r) => {
+            print!("{}", report::human::render(&r, color_wanted()));
+            verdict(&r)
+        }
+        Err(a) => aborted(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::adapt;
+
+    #[test]
+    fn commands_follow_the_namespace_and_the_compose_flavour() {
+        assert_eq!(
+            adapt("docker push localhost:5001/student/x:v1", "ana", true),
+            "docker push localhost:5001/ana/x:v1"
+        );
+        assert_eq!(
+            adapt("docker-compose up --build -d", "s", false),
+            "docker compose up --build -d"
+        );
+        assert_eq!(
+            adapt("docker-compose up --build -d", "s", true),
+            "docker-compose up --build -d"
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! Course authors' commands: `lab dev check` validates every lab; `lab dev book` regenerates
+//! the book's generated regions (exercise boxes, the CLI reference, the check catalogue) from the
+//! lab data and the code, and with `--check` fails when the book has drifted (a test runs it).
+//!
+//! A region is written in a chapter as
+//! `<!-- generated:KIND ARGS -->` ... `<!-- /generated -->`, where KIND is `exercise LAB STEP`,
+//! `cli-help` or `check-kinds`. Everything between the markers is replaced.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use crate::checks;
+use crate::exit;
+use crate::lab::{labs_dir, Lab};
+
+const END: &str = "<!-- /generated -->";
+
+/// `lab dev check`.
+pub fn check() -> i32 {
+    let ids = super::list::lab_ids();
+    if ids.is_empty() {
+        eprintln!("error: no labs in {}", labs_dir().display());
+        return exit::USAGE;
+    }
+    let book = labs_dir().join("../book/src");
+    let mut bad = 0;
+    for id in &ids {
+        match Lab::load(&labs_dir(), id) {
+            Err(e) => {
+                eprintln!("error: {e}");
+                bad += 1;
+            }
+            Ok(lab) => {
+                for s in &lab.steps {
+                    let page = book.join(&s.book);
+                    let marker = format!("<!-- generated:exercise {id} {} -->", s.id);
+                    match std::fs::read_to_string(&page) {
+                        Err(_) => {
+                            eprintln!(
+                                "error: lab {id}, step {}: book page {} does not exist",
+                                s.id,
+                                page.display()
+                            );
+                            bad += 1;
+                        }
+                        Ok(text) if !text.contains(&marker) => {
+                            eprintln!(
+                                "error: lab {id}, step {}: {} has no exercise box ({marker})",
+                                s.id,
+                                page.display()
+                            );
+                            bad += 1;
+                        }
+                        Ok(_) => {}
+                    }
+                }
+            }
+        }
+    }
+    if bad > 0 {
+        return exit::FAILED;
+    }
+    println!(
+        "ok: {} lab(s) valid, every step has its book page and exercise box",
+        ids.len()
+    );
+    exit::PASSED
+}
+
+/// The exercise box of a step.
+pub fn exercise(lab: &Lab, step_id: &str) -> Result<String, String> {
+    let step = lab
+        .step(step_id)
+        .ok_or_else(|| format!("lab {} has no step {step_id}", lab.id))?;
+    let mut s = String::new();
+    let _ = writeln!(s, "<div class=\"exercise\">\n");
+    let _ = writeln!(s, "### Check your work\n");
+    let _ = writeln!(
+        s,
+        "```sh,run\nlab check {} --step {}\n```\n",
+        lab.id, step.id
+    );
+    let _ = writeln!(s, "A pass looks like this:\n");
+    let _ = writeln!(
+        s,
+        "```text,expect\nPASS   {}  {}\n```\n",
+        step.id, step.title
+    );
+    let _ = writeln!(s, "<details>\n<summary>Hints, from a nudge to the near-answer (or <code>lab hint {} {}</code>, one at a time)</summary>\n", lab.id, step.id);
+    for (i, h) in step.hints.iter().enumerate() {
+        let _ = writeln!(s, "{}. {h}", i + 1);
+    }
+    let _ = writeln!(s, "\n</details>\n");
+    if !step.mistakes.is_empty() {
+        let _ = writeln!(s, "**Common mistakes**\n");
+        for m in &step.mistakes {
+            let _ = writeln!(s, "- *{}*: {}", m.what, m.fix);
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(
+        s,
+        "Still stuck? `lab solution {} {}` shows the answer and why it is right.\n",
+        lab.id, step.id
+    );
+    s.push_str("</div>");
+    Ok(s)
+}
+
+/// The CLI reference: every public command's `--help`, at a fixed width.
+pub fn cli_help() -> String {
+    let mut root = crate::cli::command().term_width(100);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "## `lab`\n\n```text\n{}\n```",
+        root.render_long_help().to_string().trim_end()
+    );
+    root.build();
+    for sub in root.get_subcommands_mut() {
+        if sub.is_hide_set() || sub.get_name() == "help" {
+            continue;
+        }
+        let name = sub.get_name().to_string();
+        let help = sub
+            .clone()
+            .term_width(100)
+            .bin_name(format!("lab {name}"))
+            .render_long_help()
+            .to_string();
+        let _ = writeln!(s, "\n## `lab {name}`\n\n```text\n{}\n```", help.trim_end());
+    }
+    s.trim_end().to_string()
+}
+
+/// The check-kind catalogue, from each kind's doc.
+pub fn check_kinds() -> String {
+    let mut s = String::new();
+    for (kind, doc) in checks::catalogue() {
+        let _ = writeln!(s, "## `{kind}`\n\n{doc}\n");
+    }
+    s.trim_end().to_string()
+}
+
+fn generate(directive: &str) -> Result<String, String> {
+    let words: Vec<&str> = directive.split_whitespace().collect();
+    match words.as_slice() {
+        ["exercise", lab, step] => {
+            let lab = Lab::load(&labs_dir(), lab).map_err(|e| e.to_string())?;
+            exercise(&lab, step)
+        }
+        ["cli-help"] => Ok(cli_help()),
+        ["check-kinds"] => Ok(check_kinds()),
+        _ => Err(format!("unknown generated region {directive:?}")),
+    }
+}
+
+/// Regenerate every region of a text. `Err` names a broken region.
+pub fn regenerate(text: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("<!-- generated:") {
+        let (before, from) = rest.split_at(i);
+        out.push_str(before);
+        let close = from
+            .find("-->")
+            .ok_or("a generated region's opening marker is not closed")?;
+        let directive = from["<!-- generated:".len()..close].trim();
+        let end = from
+            .find(END)
+            .ok_or_else(|| format!("region {directive:?} has no {END}"))?;
+        out.push_str(&from[..close + 3]);
+        out.push('\n');
+        out.push_str(&generate(directive)?);
+        out.push('\n');
+        out.push_str(END);
+        rest = &from[end + END.len()..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            markdown_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "md") {
+            out.push(p);
+        }
+    }
+}
+
+/// `lab dev book [--check]`.
+pub fn book(src: &Path, check_only: bool) -> i32 {
+    let mut files = Vec::new();
+    markdown_files(src, &mut files);
+    if files.is_empty() {
+        eprintln!("error: no Markdown files under {}", src.display());
+        return exit::USAGE;
+    }
+    files.sort();
+    let mut stale = Vec::new();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        let new = match regenerate(&text) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("error: {}: {e}", f.display());
+                return exit::FAILED;
+            }
+        };
+        if new != text {
+            if check_only {
+                stale.push(f);
+            } else if let Err(e) = std::fs::write(&f, new) {
+                eprintln!("error: cannot write {}: {e}", f.display());
+                return exit::FAILED;
+            } else {
+                println!("updated {}", f.display());
+            }
+        }
+    }
+    if !stale.is_empty() {
+        eprintln!("error: the book's generated regions are out of date; run `cargo run --bin lab -- dev book`:");
+        for f in stale {
+            eprintln!("  {}", f.display());
+        }
+        return exit::FAILED;
+    }
+    if check_only {
+        println!("ok: the book's generated regions are up to date");
+    }
+    exit::PASSED
+}

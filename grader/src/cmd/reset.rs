@@ -1,0 +1,207 @@
+//! `lab reset`: remove what the lab made in the engine, and nothing else.
+//!
+//! What the lab made is decided from the lab's own data: the images its checks name (and every
+//! tag of the same repository, in any namespace or registry), containers created from those
+//! images, the workspace's Compose project (its containers, networks and the images it built),
+//! the grader's probe containers, and the repository's tags in local registries. Everything is
+//! listed first; nothing is removed without `--yes` or a "y" at the prompt.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use super::{connect, load_lab};
+use crate::engine::{Engine, PROBE_LABEL};
+use crate::exit;
+use crate::lab::CheckSpec;
+use crate::reference::Reference;
+use crate::registry::delete_local;
+
+/// What would be removed.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// (id, description)
+    pub containers: Vec<(String, String)>,
+    /// (id, name)
+    pub networks: Vec<(String, String)>,
+    /// references or ids
+    pub images: BTreeSet<String>,
+    /// local registry tags
+    pub registry_tags: Vec<Reference>,
+}
+
+impl Plan {
+    fn is_empty(&self) -> bool {
+        self.containers.is_empty()
+            && self.networks.is_empty()
+            && self.images.is_empty()
+            && self.registry_tags.is_empty()
+    }
+}
+
+/// Work out what the lab made.
+pub async fn plan(
+    engine: &dyn Engine,
+    lab: &crate::lab::Lab,
+    workspace: Option<&std::path::Path>,
+) -> Result<Plan, String> {
+    let mut repos = BTreeSet::new();
+    for c in lab.steps.iter().flat_map(|s| &s.checks) {
+        match c {
+            CheckSpec::Image { image, .. }
+            | CheckSpec::Container { image, .. }
+            | CheckSpec::Probe { image, .. } => {
+                repos.insert(Reference::parse(image).name().to_string());
+            }
+            CheckSpec::Tag { repository, .. } | CheckSpec::Push { repository, .. } => {
+                repos.insert(repository.clone());
+            }
+            _ => {}
+        }
+    }
+    let mut p = Plan::default();
+    let mut lab_image_ids = BTreeSet::new();
+    for img in engine.images().await.map_err(|e| e.to_string())? {
+        for t in &img.repo_tags {
+            if t != "<none>:<none>" && repos.contains(Reference::parse(t).name()) {
+                p.images.insert(t.clone());
+                lab_image_ids.insert(img.id.clone());
+                let r = Reference::parse(t);
+                if r.is_local() {
+                    p.registry_tags.push(r);
+                }
+            }
+        }
+    }
+    let ws = workspace.and_then(|w| w.canonicalize().ok());
+    let mut projects = BTreeSet::new();
+    for c in engine.containers().await.map_err(|e| e.to_string())? {
+        let compose_dir = c
+            .labels
+            .get("com.docker.compose.project.working_dir")
+            .map(PathBuf::from);
+        let in_workspace = match (&compose_dir, &ws) {
+            (Some(d), Some(w)) => d.canonicalize().ok().as_ref() == Some(w),
+            _ => false,
+        };
+        let why = if c.labels.contains_key(PROBE_LABEL) {
+            Some("a grader probe".to_string())
+        } else if in_workspace {
+            if let Some(project) = c.labels.get("com.docker.compose.project") {
+                projects.insert(project.clone());
+            }
+            p.images.insert(c.image_id.clone());
+            Some("the workspace's Compose service".to_string())
+        } else if compose_dir.is_none()
+            && (lab_image_ids.contains(&c.image_id)
+                || repos.contains(Reference::parse(&c.image).name()))
+        {
+            Some(format!("from {}", c.image))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            p.containers.push((
+                c.id.clone(),
+                format!("container {} ({why}, {})", c.name, c.state),
+            ));
+        }
+    }
+    for (id, name, labels) in engine.networks().await.map_err(|e| e.to_string())? {
+        if labels
+            .get("com.docker.compose.project")
+            .is_some_and(|pr| projects.contains(pr))
+        {
+            p.networks.push((id, name));
+        }
+    }
+    Ok(p)
+}
+
+/// `lab reset LAB [--dir] [--yes]`.
+pub async fn run(lab_id: &str, dir: Option<PathBuf>, yes: bool) -> i32 {
+    let lab = match load_lab(lab_id) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let (engine, line) = connect().await;
+    let engine = match engine {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {line}");
+            let _ = e;
+            return exit::ENGINE_UNREACHABLE;
+        }
+    };
+    let ws = dir.or_else(|| std::env::current_dir().ok());
+    let plan = match plan(engine.as_ref(), &lab, ws.as_deref()).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILED;
+        }
+    };
+    if plan.is_empty() {
+        println!("Nothing to remove: the engine has nothing from lab {lab_id}.");
+        return exit::PASSED;
+    }
+    println!("lab reset {lab_id} would remove:");
+    for (_, d) in &plan.containers {
+        println!("  {d}");
+    }
+    for (_, n) in &plan.networks {
+        println!("  network {n}");
+    }
+    for i in &plan.images {
+        println!("  image {i}");
+    }
+    for r in &plan.registry_tags {
+        println!("  registry tag {r}");
+    }
+    println!("Nothing else (other containers, images, volumes) is touched.");
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!("error: not removing without confirmation; run `lab reset {lab_id} --yes` to confirm");
+            return exit::USAGE;
+        }
+        print!("Remove all of the above? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("Nothing removed.");
+            return exit::PASSED;
+        }
+    }
+    let mut failed = 0;
+    for (id, d) in &plan.containers {
+        if let Err(e) = engine.remove(id).await {
+            eprintln!("could not remove {d}: {e}");
+            failed += 1;
+        }
+    }
+    for (id, n) in &plan.networks {
+        if let Err(e) = engine.remove_network(id).await {
+            eprintln!("could not remove network {n}: {e}");
+            failed += 1;
+        }
+    }
+    for r in &plan.registry_tags {
+        if let Err(e) = delete_local(r).await {
+            eprintln!("could not delete {r} from its registry: {e}");
+            failed += 1;
+        }
+    }
+    for i in &plan.images {
+        if let Err(e) = engine.remove_image(i).await {
+            eprintln!("could not remove image {i}: {e}");
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        exit::FAILED
+    } else {
+        println!("Removed.");
+        exit::PASSED
+    }
+}

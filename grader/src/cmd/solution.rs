@@ -1,0 +1,42 @@
+//! `lab solution`: the reference answer for a step, with why it is right.
+
+use super::{find_step, load_lab};
+use crate::exit;
+
+/// `lab solution LAB STEP`.
+pub fn run(lab_id: &str, step_id: &str) -> i32 {
+    let lab = match load_lab(lab_id) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let step = match find_step(&lab, step_id) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    println!("Solution for {lab_id} / {step_id}: {}\n", step.title);
+    for f in &step.solution.files {
+        let path = lab.dir.join("solution").join(f);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                println!("{f}:");
+                for line in text.lines() {
+                    println!("    {line}");
+                }
+                println!();
+            }
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                return exit::FAILED;
+            }
+        }
+    }
+    if !step.solution.commands.is_empty() {
+        println!("Commands, in the workspace:");
+        for c in &step.solution.commands {
+            println!("    {c}");
+        }
+        println!();
+    }
+    println!("Why: {}", step.solution.why);
+    exit::PASSED
+}

@@ -1,0 +1,50 @@
+//! `lab status`: what passed and when, from the progress file of this workspace.
+
+use std::path::PathBuf;
+
+use crate::exit;
+use crate::state::{ago, path_for, State};
+
+/// `lab status`.
+pub fn run(dir: Option<PathBuf>) -> i32 {
+    let dir = match super::workspace(dir) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let state = State::load(&dir);
+    if state.labs.is_empty() {
+        println!(
+            "No checks recorded for {} yet: run `lab check <lab>` here.",
+            dir.display()
+        );
+        return exit::PASSED;
+    }
+    println!(
+        "Progress in {} (kept in {})",
+        dir.display(),
+        path_for(&dir).display()
+    );
+    for (lab, ls) in &state.labs {
+        println!("\n{lab}");
+        for (step, st) in &ls.steps {
+            let status = st.status.map(|s| s.word()).unwrap_or("-");
+            let checked = st
+                .checked_at
+                .map(ago)
+                .map(|a| format!("checked {a}"))
+                .unwrap_or_default();
+            let passed = st
+                .passed_at
+                .map(ago)
+                .map(|a| format!(", first passed {a}"))
+                .unwrap_or_default();
+            let hints = if st.hints_shown > 0 {
+                format!(", {} hint(s) shown", st.hints_shown)
+            } else {
+                String::new()
+            };
+            println!("  {status:<5} {step:<11} {checked}{passed}{hints}");
+        }
+    }
+    exit::PASSED
+}
