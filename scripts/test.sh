@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every test of the project against a real engine: formatting and lints, the sample app's
 # Python tests on the host, then the Rust unit and end-to-end tests (which also run the sample
-# app's tests on Python 3.9 inside the image, and play the README's main command).
+# app's tests on Python 3.9 inside the image, play the README's main command, run every command
+# the book shows, check the book's links, and open it in headless Chromium).
 # Sets up what the tests need first (scripts/setup-engine.sh). CI runs exactly this (.ci/run).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,6 +10,9 @@ cd "$repo"
 
 echo "== set up the engine, the base image and the registry"
 bash scripts/setup-engine.sh
+
+echo "== the book's tools: mdbook (pinned), chromium and chromedriver"
+bash scripts/setup-book.sh
 
 echo "== cargo fmt --check, cargo clippy"
 cargo fmt --all -- --check

@@ -9,9 +9,12 @@
 //! Tests that change the engine take `common::engine_lock()`; they use the lab's real image name
 //! (`python-docker-app`) and port 5000, and remove what they made even when they fail.
 
+mod book;
+mod browser;
 mod cli;
 mod common;
 mod files;
+mod lab_loop;
 mod readme;
 mod runtime;
 mod steps;

@@ -1,0 +1,304 @@
+//! A real browser opens the built book: headless Chromium from the distribution, driven through
+//! ChromeDriver's WebDriver API. The first chapters and an exercise page render with their
+//! diagrams, the console has no errors, and search finds "tag". Screenshots are kept in
+//! `target/tmp/book-screenshots/` as test artifacts.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use crate::book::build_book;
+
+/// Serve a directory over HTTP on a free loopback port, from a thread.
+fn serve(root: PathBuf) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(&stream);
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    return;
+                }
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                let path = request
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .split(['?', '#'])
+                    .next()
+                    .unwrap()
+                    .to_string();
+                let mut file = root.join(path.trim_start_matches('/'));
+                if file.is_dir() {
+                    file = file.join("index.html");
+                }
+                let mut s = &stream;
+                match std::fs::read(&file) {
+                    Ok(body) => {
+                        let ct = match file.extension().and_then(|e| e.to_str()) {
+                            Some("html") => "text/html; charset=utf-8",
+                            Some("js") => "application/javascript",
+                            Some("css") => "text/css",
+                            Some("svg") => "image/svg+xml",
+                            Some("png") => "image/png",
+                            Some("woff2") => "font/woff2",
+                            Some("json") => "application/json",
+                            _ => "application/octet-stream",
+                        };
+                        let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                        let _ = s.write_all(&body);
+                    }
+                    Err(_) => {
+                        let _ = write!(s, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+struct Driver {
+    child: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // chromedriver and the Chromium it started share a process group: end them all.
+        // SAFETY: signalling our own child's process group.
+        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed by scripts/setup-book.sh");
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,900"
+            ]}
+        }}});
+        let mut d = Driver {
+            child,
+            base,
+            session: String::new(),
+            http,
+        };
+        let v = d.post("/session", caps).await;
+        d.session = v["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_string();
+        d
+    }
+
+    async fn quit(&self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send()
+            .await;
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let url = if path == "/session" {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}/session/{}{path}", self.base, self.session)
+        };
+        let v: Value = self
+            .http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["value"].clone()
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let v: Value = self
+            .http
+            .get(format!("{}/session/{}{path}", self.base, self.session))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["value"].clone()
+    }
+
+    async fn open(&self, url: &str) {
+        self.post("/url", json!({"url": url})).await;
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.post("/execute/sync", json!({"script": script, "args": []}))
+            .await
+    }
+
+    /// Console messages at level SEVERE since the last call.
+    async fn console_errors(&self) -> Vec<String> {
+        let logs = self.post("/se/log", json!({"type": "browser"})).await;
+        logs.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|l| l["level"] == "SEVERE")
+                    .map(|l| l["message"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    async fn screenshot(&self, to: &Path) {
+        let b64 = self.get("/screenshot").await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap())
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        std::fs::write(to, png).unwrap();
+    }
+
+    /// Wait until a script returns true.
+    async fn wait_for(&self, script: &str, what: &str) {
+        let start = Instant::now();
+        loop {
+            if self.js(script).await == json!(true) {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+const IMAGES_LOADED: &str = "const imgs = [...document.querySelectorAll('main img')]; return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_browser_renders_the_book_and_searches_it() {
+    let book = build_book();
+    let port = serve(book.path().to_path_buf());
+    let site = format!("http://127.0.0.1:{port}");
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("book-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let d = Driver::start().await;
+
+    d.open(&format!("{site}/index.html")).await;
+    let title = d.js("return document.title").await;
+    assert!(title.as_str().unwrap().contains("SRE Lab"), "{title}");
+    let errors = d.console_errors().await;
+    assert!(
+        errors.is_empty(),
+        "console errors on the first page: {errors:?}"
+    );
+
+    // A chapter with diagrams: every image loads and has a size.
+    d.open(&format!("{site}/concepts.html")).await;
+    d.wait_for(IMAGES_LOADED, "the diagrams of concepts.html")
+        .await;
+    let alts = d
+        .js("return [...document.querySelectorAll('main img')].map(i => i.alt.length)")
+        .await;
+    assert!(
+        alts.as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n.as_u64().unwrap() > 20),
+        "every diagram has alt text: {alts}"
+    );
+    d.screenshot(&shots.join("concepts.png")).await;
+
+    // An exercise page: the generated box and its diagram render.
+    d.open(&format!("{site}/run.html")).await;
+    d.wait_for(IMAGES_LOADED, "the diagram of run.html").await;
+    let exercise = d
+        .js("const e = document.querySelector('.exercise'); return e ? e.innerText : null")
+        .await;
+    let text = exercise.as_str().expect("run.html has an exercise box");
+    assert!(text.contains("lab check day11 --step run"), "{text}");
+    d.screenshot(&shots.join("run-exercise.png")).await;
+
+    // The dark theme: diagrams still load (they carry their own light card).
+    d.js("localStorage.setItem('mdbook-theme', 'navy'); return true")
+        .await;
+    d.open(&format!("{site}/run.html")).await;
+    d.wait_for(IMAGES_LOADED, "the diagram in the dark theme")
+        .await;
+    let dark = d.js("return document.documentElement.className").await;
+    assert!(dark.as_str().unwrap().contains("navy"), "{dark}");
+    d.screenshot(&shots.join("run-exercise-dark.png")).await;
+    let errors = d.console_errors().await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+
+    // Search finds "tag", and the tagging chapter among the results.
+    d.open(&format!("{site}/index.html?search=tag")).await;
+    d.wait_for(
+        "return document.querySelectorAll('#mdbook-searchresults li').length > 0",
+        "search results for \"tag\"",
+    )
+    .await;
+    let hits = d.js("return [...document.querySelectorAll('#mdbook-searchresults li a')].map(a => a.getAttribute('href'))").await;
+    assert!(
+        hits.as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h.as_str().unwrap_or("").starts_with("tag.html")),
+        "{hits}"
+    );
+    let errors = d.console_errors().await;
+    assert!(
+        errors.is_empty(),
+        "console errors during search: {errors:?}"
+    );
+    d.quit().await;
+}
