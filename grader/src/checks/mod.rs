@@ -217,3 +217,130 @@ pub async fn compare_content(
     out.leaked = leaked;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Check logic against the in-memory engine: states that are slow or awkward to produce for
+    //! real (a wedged engine, a crash loop). The real engine is tested end to end in `tests/`.
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::engine::fake::FakeEngine;
+    use crate::engine::{Container, Image};
+    use crate::lab::HttpExpect;
+    use crate::report::Status;
+
+    fn ctx(engine: FakeEngine) -> Ctx {
+        Ctx {
+            dir: std::env::temp_dir(),
+            python: None,
+            image_ref: None,
+            engine: Ok(Arc::new(engine)),
+            cleanup: Arc::new(Cleanup::default()),
+            chosen_tag: OnceCell::new(),
+        }
+    }
+
+    fn app_image(id: &str, tags: &[&str]) -> Image {
+        Image {
+            id: id.into(),
+            repo_tags: tags.iter().map(|t| t.to_string()).collect(),
+            cmd: vec!["gunicorn".into()],
+            working_dir: "/app".into(),
+            ..Image::default()
+        }
+    }
+
+    fn http() -> HttpExpect {
+        HttpExpect {
+            path: "/".into(),
+            status: 200,
+            json: BTreeMap::new(),
+            deadline_secs: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wedged_engine_is_an_error_with_advice_not_a_failure() {
+        let fake = FakeEngine::default();
+        *fake.fail_with.lock().unwrap() = Some(EngineError::Timeout {
+            what: "inspecting".into(),
+            secs: 10,
+        });
+        let r = image::check(
+            &ctx(fake),
+            "build",
+            "python-docker-app:latest",
+            "python:3.9-slim",
+            &[],
+        )
+        .await;
+        assert_eq!(r[0].status, Status::Error);
+        assert!(r[0].hint.as_deref().unwrap().contains("restart the engine"));
+    }
+
+    #[tokio::test]
+    async fn a_crash_loop_is_diagnosed_from_the_log() {
+        let fake = FakeEngine::default();
+        fake.add_image(app_image("sha256:aaa", &["python-docker-app:latest"]));
+        fake.containers.lock().unwrap().push(Container {
+            id: "c1".into(),
+            name: "web".into(),
+            image_id: "sha256:aaa".into(),
+            status: "restarting".into(),
+            restarting: true,
+            restart_count: 4,
+            exit_code: 127,
+            ..Container::default()
+        });
+        fake.logs.lock().unwrap().insert(
+            "c1".into(),
+            "exec: \"gunicorn\": executable file not found in $PATH".into(),
+        );
+        let r = container::check(
+            &ctx(fake),
+            "run",
+            "python-docker-app:latest",
+            5000,
+            5000,
+            &http(),
+        )
+        .await;
+        let c = r.iter().find(|c| c.id == "run.container").unwrap();
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.message
+                .contains("crash-looping (restarted 4 times, last exit 127)"),
+            "{c:?}"
+        );
+        assert!(
+            c.found
+                .as_deref()
+                .unwrap()
+                .contains("not installed in the image"),
+            "{c:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tag_left_on_an_older_build_fails() {
+        let fake = FakeEngine::default();
+        fake.add_image(app_image("sha256:new", &["python-docker-app:latest"]));
+        fake.add_image(app_image("sha256:old", &["ana/python-docker-app:v1"]));
+        let r = tag::check(
+            &ctx(fake),
+            "tag",
+            "python-docker-app:latest",
+            "python-docker-app",
+            "v1",
+        )
+        .await;
+        assert_eq!(r[0].status, Status::Fail);
+        assert!(
+            r[0].message.contains("tagged before the image was rebuilt"),
+            "{:?}",
+            r[0]
+        );
+        assert_eq!(r[0].expected.as_deref(), Some("new"));
+    }
+}
