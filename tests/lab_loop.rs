@@ -381,6 +381,11 @@ fn watch_regrades_when_a_file_changes_and_quits_on_q() {
             .any(|l| l.contains("dockerfile PASS")),
         "{seen:?} {next:?}"
     );
+    // An engine event wakes it too: building the image (the build step changes).
+    let mut mess = EngineMess::default();
+    mess.image("python-docker-app");
+    build(&ws, "python-docker-app");
+    wait_for("build PASS");
     child.stdin.as_mut().unwrap().write_all(b"h\n").unwrap();
     wait_for("Hint 1 of");
     child.stdin.as_mut().unwrap().write_all(b"q\n").unwrap();

@@ -163,6 +163,14 @@ pub async fn check(
     let Some(version) = &info.dist_version else {
         let mut r = CheckResult::fail(id("installed"), format!("{dist} is not installed in {who}"))
             .hint(format!("`{install}`"));
+        if !info.venv {
+            // A system Python: recent distributions refuse `pip install` there (PEP 668,
+            // "externally-managed-environment"), and it is the wrong place anyway.
+            r = r.hint(format!(
+                "{} is not a virtual environment (if pip said \"externally-managed-environment\", that is why): `{install}`",
+                info.executable
+            ));
+        }
         for (other, owhy) in cands.iter().skip(1) {
             if let Ok(o) = inspect(other, dist, module).await {
                 if o.dist_version.is_some() {
@@ -250,7 +258,6 @@ pub async fn check(
         return out;
     }
     out.push(serve(ctx, &id("serves"), Path::new(&info.executable), app, http).await);
-    let _ = info.venv;
     out
 }
 

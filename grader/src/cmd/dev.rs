@@ -4,7 +4,7 @@
 //!
 //! A region is written in a chapter as
 //! `<!-- generated:KIND ARGS -->` ... `<!-- /generated -->`, where KIND is `exercise LAB STEP`,
-//! `cli-help` or `check-kinds`. Everything between the markers is replaced.
+//! `cli-help`, `check-kinds` or `json-schema`. Everything between the markers is replaced.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -151,6 +151,7 @@ fn generate(directive: &str) -> Result<String, String> {
         }
         ["cli-help"] => Ok(cli_help()),
         ["check-kinds"] => Ok(check_kinds()),
+        ["json-schema"] => Ok(format!("```json\n{}\n```", crate::report::json::SCHEMA_DOC)),
         _ => Err(format!("unknown generated region {directive:?}")),
     }
 }

@@ -15,6 +15,19 @@
 
 use super::Report;
 
+/// The report's shape, for the book's reference page (kept next to the code that writes it).
+pub const SCHEMA_DOC: &str = r#"{"schema_version": 1, "lab": "day11", "workspace": "/home/ana/day11",
+ "engine": "Docker 20.10.24 (API 1.41) at unix:///var/run/docker.sock, from the default socket",
+ "engine_reachable": true, "duration_ms": 812,
+ "steps": [{"id": "dockerfile", "title": "Write the Dockerfile",
+            "status": "pass | fail | skip | error", "book": "dockerfile.md",
+            "hint": "the step's first hint", "duration_ms": 3,
+            "checks": [{"id": "dockerfile.cmd", "status": "pass | warn | fail | skip | error",
+                        "message": "what was found", "expected": "or null", "found": "or null",
+                        "hint": "what to do, or null", "location": "Dockerfile:10:1 or null",
+                        "detail": "evidence such as a log tail, or null"}]}],
+ "summary": {"total": 7, "passed": 7, "failed": 0, "skipped": 0, "errors": 0, "warnings": 0}}"#;
+
 /// Render the report as pretty-printed JSON.
 pub fn render(report: &Report) -> String {
     serde_json::to_string_pretty(report).expect("a report always serializes") + "\n"
