@@ -23,7 +23,8 @@ id=$(docker image inspect -f '{{.Id}}' python-docker-app:latest) || fail build
 # run: a probe container of our own, then the learner's container
 probe=$(docker run -d -p 127.0.0.1::5000 python-docker-app)
 port=$(docker port "$probe" 5000/tcp | head -n1 | sed 's/.*://')
-curl -fs --retry 40 --retry-all-errors --retry-delay 0 --retry-max-time 20 "http://127.0.0.1:$port/" | grep -q python-docker-app || { docker rm -f "$probe" >/dev/null; fail probe; }
+wait_http() { for _ in $(seq 1 1000); do curl -fs "$1" && return 0; sleep 0.02; done; return 1; }
+wait_http "http://127.0.0.1:$port/" | grep -q python-docker-app || { docker rm -f "$probe" >/dev/null; fail probe; }
 docker rm -f "$probe" >/dev/null
 docker ps -a --filter "ancestor=$id" --format '{{.Ports}} {{.Status}}' | grep -q . || fail run
 curl -fs http://localhost:5000/ | grep -q python-docker-app || fail run-http
@@ -46,6 +47,6 @@ curl -fs http://localhost:5000/health | grep -q ok || fail compose-http
 gport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ( cd /tmp && exec "$ws/.venv/bin/python" -m gunicorn --bind "127.0.0.1:$gport" src.main:app >/dev/null 2>&1 ) &
 gpid=$!
-curl -fs --retry 40 --retry-all-errors --retry-delay 0 --retry-max-time 20 "http://127.0.0.1:$gport/" | grep -q python-docker-app || { kill $gpid; fail editable-serve; }
+wait_http "http://127.0.0.1:$gport/" | grep -q python-docker-app || { kill $gpid; fail editable-serve; }
 kill $gpid; wait $gpid 2>/dev/null || true
 echo "all steps verified"

@@ -19,8 +19,10 @@ tag=localhost:5001/bench/python-docker-app:v1
 out=${BENCH_OUT:-$repo/target/bench}
 mkdir -p "$out"
 
-probe_alone="id=\$(docker run -d -p 127.0.0.1::5000 python-docker-app); p=\$(docker port \$id 5000/tcp | head -n1 | sed 's/.*://'); curl -fs --retry 40 --retry-all-errors --retry-delay 0 http://127.0.0.1:\$p/ >/dev/null; docker rm -f \$id >/dev/null"
-gunicorn_alone="cd /tmp && ($ws/.venv/bin/python -m gunicorn --bind 127.0.0.1:5999 src.main:app >/dev/null 2>&1 & echo \$! > /tmp/lab-bench-g.pid); curl -fs --retry 40 --retry-all-errors --retry-delay 0 http://127.0.0.1:5999/ >/dev/null; kill \$(cat /tmp/lab-bench-g.pid)"
+probe_alone="id=\$(docker run -d -p 127.0.0.1::5000 python-docker-app); p=\$(docker port \$id 5000/tcp | head -n1 | sed 's/.*://'); until curl -fs -o /dev/null http://127.0.0.1:\$p/; do sleep 0.02; done; docker rm -f \$id >/dev/null"
+# The baselines poll every 20 ms (curl's own --retry backs off in whole seconds, which would
+# make them look slower than they are).
+gunicorn_alone="cd /tmp && ($ws/.venv/bin/python -m gunicorn --bind 127.0.0.1:5999 src.main:app >/dev/null 2>&1 & echo \$! > /tmp/lab-bench-g.pid); until curl -fs -o /dev/null http://127.0.0.1:5999/; do sleep 0.02; done; kill \$(cat /tmp/lab-bench-g.pid)"
 
 hyperfine --warmup 1 --runs "${RUNS:-10}" --export-markdown "$out/check.md" --export-json "$out/check.json" \
   -n "lab check day11" "$lab check day11 --dir $ws --python $ws/.venv/bin/python --image $tag --format json > /dev/null" \
