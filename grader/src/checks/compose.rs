@@ -13,13 +13,12 @@
 //! to keys and indentation, and the old container from the run step is still in the way.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_norway::Value;
 
-use super::{compare_content, engine_error, Ctx};
+use super::{compare_content, engine_error, probe_container, same_path, Ctx};
 use crate::engine::{ContainerSummary, PROBE_LABEL};
-use crate::http::{matches_expectation, probe};
+use crate::http::matches_expectation;
 use crate::lab::HttpExpect;
 use crate::reference::edit_distance;
 use crate::report::CheckResult;
@@ -294,13 +293,6 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<ServiceFacts>, CheckResult> {
     Ok(out)
 }
 
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
-}
-
 /// Grade the compose file and the running service.
 pub async fn check(
     ctx: &Ctx,
@@ -347,7 +339,7 @@ pub async fn check(
         .filter(|s| {
             s.build_context
                 .as_deref()
-                .is_some_and(|c| same_dir(&ctx.dir.join(c), &ctx.dir))
+                .is_some_and(|c| same_path(&ctx.dir.join(c), &ctx.dir))
         })
         .collect();
     let Some(svc) = built_here
@@ -444,7 +436,7 @@ pub async fn check(
         .iter()
         .filter(|c| {
             label(c, "service") == svc.name
-                && same_dir(Path::new(&label(c, "project.working_dir")), &ctx.dir)
+                && same_path(Path::new(&label(c, "project.working_dir")), &ctx.dir)
         })
         .collect();
     let Some(first) = mine.iter().find(|c| c.state == "running").or(mine.first()) else {
@@ -515,15 +507,7 @@ pub async fn check(
         out.push(r);
         return out;
     }
-    let alive = || async { matches!(engine.container(&c.id).await, Ok(Some(x)) if x.running) };
-    let result = probe(
-        "127.0.0.1",
-        host_port,
-        &http.path,
-        Duration::from_secs(http.deadline_secs),
-        alive,
-    )
-    .await;
+    let result = probe_container(engine.as_ref(), &c.id, host_port, http).await;
     match matches_expectation(http, &result.last) {
         Ok(()) => out.push(CheckResult::pass(id("running"), format!(
             "service {} runs (Compose {}) and http://localhost:{host_port}{} answers HTTP {}",

@@ -12,13 +12,12 @@
 //! their last change.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use super::image::short_id;
 use super::probe::diagnose;
-use super::{engine_error, Ctx};
+use super::{engine_error, probe_container, Ctx};
 use crate::engine::{Container, ContainerSummary, PROBE_LABEL};
-use crate::http::{host_port_taken, matches_expectation, probe};
+use crate::http::{host_port_taken, matches_expectation};
 use crate::lab::HttpExpect;
 use crate::report::CheckResult;
 
@@ -214,15 +213,7 @@ pub async fn check(
         return out;
     };
     let cid = c.id.clone();
-    let alive = || async { matches!(engine.container(&cid).await, Ok(Some(c)) if c.running) };
-    let result = probe(
-        "127.0.0.1",
-        p,
-        &http.path,
-        Duration::from_secs(http.deadline_secs),
-        alive,
-    )
-    .await;
+    let result = probe_container(engine.as_ref(), &cid, p, http).await;
     match matches_expectation(http, &result.last) {
         Ok(()) => out.push(CheckResult::pass(
             &id,

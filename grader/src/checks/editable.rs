@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::Ctx;
+use super::{same_path, Ctx};
 use crate::cleanup::kill_group;
 use crate::http::{free_loopback_port, matches_expectation, probe};
 use crate::lab::HttpExpect;
@@ -124,13 +124,6 @@ fn file_url_path(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(String::from_utf8_lossy(&out).to_string()))
 }
 
-fn same(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
-}
-
 /// Grade the editable install.
 pub async fn check(
     ctx: &Ctx,
@@ -217,7 +210,7 @@ pub async fn check(
             .hint("reinstall in editable mode: `pip install -e .` from the workspace")];
     }
     match file_url_path(&url) {
-        Some(p) if same(&p, &ctx.dir) => {}
+        Some(p) if same_path(&p, &ctx.dir) => {}
         _ => {
             return vec![CheckResult::fail(
                 id("installed"),

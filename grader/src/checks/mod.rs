@@ -129,6 +129,33 @@ pub async fn run_lab(ctx: &Ctx, lab: &Lab, only: &[String]) -> Vec<StepReport> {
     join_all(steps.into_iter().map(|s| run_step(ctx, s))).await
 }
 
+/// Whether two paths name the same existing directory or file.
+pub fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Probe a container's published port until the app answers, the deadline passes, or the
+/// container stops running.
+pub async fn probe_container(
+    engine: &dyn Engine,
+    id: &str,
+    host_port: u16,
+    http: &crate::lab::HttpExpect,
+) -> crate::http::Probe {
+    let alive = || async { matches!(engine.container(id).await, Ok(Some(c)) if c.running) };
+    crate::http::probe(
+        "127.0.0.1",
+        host_port,
+        &http.path,
+        std::time::Duration::from_secs(http.deadline_secs),
+        alive,
+    )
+    .await
+}
+
 /// The doc comment of each check kind, for `lab kinds` and the book.
 pub fn catalogue() -> Vec<(&'static str, &'static str)> {
     vec![

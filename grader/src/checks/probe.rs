@@ -10,11 +10,9 @@
 //! Why: a learner's `docker run` may be missing, stopped, or on another port; the probe
 //! separates "the image is broken" from "the container was run the wrong way".
 
-use std::time::Duration;
-
-use super::{engine_error, Ctx};
+use super::{engine_error, probe_container, Ctx};
 use crate::engine::ProbeSpec;
-use crate::http::{matches_expectation, probe, Attempt};
+use crate::http::{matches_expectation, Attempt};
 use crate::lab::HttpExpect;
 use crate::report::CheckResult;
 
@@ -156,15 +154,7 @@ async fn probe_started(
             format!("the engine did not publish the probe's port {port}"),
         );
     };
-    let alive = || async { matches!(engine.container(cid).await, Ok(Some(c)) if c.running) };
-    let result = probe(
-        "127.0.0.1",
-        host_port,
-        &http.path,
-        Duration::from_secs(http.deadline_secs),
-        alive,
-    )
-    .await;
+    let result = probe_container(engine.as_ref(), cid, host_port, http).await;
     match matches_expectation(http, &result.last) {
         Ok(()) => CheckResult::pass(
             id,
