@@ -20,6 +20,14 @@ fn paint(color: bool, status: Status, text: &str) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// Render the report for a terminal or a log.
 pub fn render(report: &Report, color: bool) -> String {
     let mut out = String::new();
@@ -51,6 +59,13 @@ pub fn render(report: &Report, color: bool) -> String {
         if shown.is_empty() {
             continue;
         }
+        if step.status == Status::Skip {
+            // Nothing to grade yet: one line says why and what comes first.
+            let c = shown[0];
+            let then = c.hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default();
+            let _ = writeln!(out, "\n{} {}: {}{then}", paint(color, step.status, step.status.word()), step.id, c.message);
+            continue;
+        }
         let _ = writeln!(
             out,
             "\n{} {} ({})",
@@ -66,6 +81,10 @@ pub fn render(report: &Report, color: bool) -> String {
                 c.id,
                 c.message
             );
+            if c.status == Status::Pass {
+                // Context for the failures around it: one line is enough.
+                continue;
+            }
             if let Some(v) = &c.location {
                 let _ = writeln!(out, "      at:       {v}");
             }
@@ -82,7 +101,7 @@ pub fn render(report: &Report, color: bool) -> String {
                 let _ = writeln!(out, "      {}", v.trim_end().replace('\n', "\n      | "));
             }
         }
-        if matches!(step.status, Status::Fail | Status::Skip) {
+        if step.status == Status::Fail {
             let _ = writeln!(out, "  hint: {}", step.hint);
             let _ = writeln!(out, "  read: book/src/{}", step.book);
         }
@@ -90,13 +109,13 @@ pub fn render(report: &Report, color: bool) -> String {
     let s = &report.summary;
     let _ = writeln!(
         out,
-        "\n{} of {} steps passed; {} failed, {} skipped, {} errors, {} warnings ({:.1} s)",
+        "\n{} of {} steps passed; {} failed, {} skipped, {}, {} ({:.1} s)",
         s.passed,
         s.total,
         s.failed,
         s.skipped,
-        s.errors,
-        s.warnings,
+        plural(s.errors, "error"),
+        plural(s.warnings, "warning"),
         report.duration_ms as f64 / 1000.0
     );
     if !report.engine_reachable {
