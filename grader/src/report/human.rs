@@ -62,8 +62,18 @@ pub fn render(report: &Report, color: bool) -> String {
         if step.status == Status::Skip {
             // Nothing to grade yet: one line says why and what comes first.
             let c = shown[0];
-            let then = c.hint.as_deref().map(|h| format!("; {h}")).unwrap_or_default();
-            let _ = writeln!(out, "\n{} {}: {}{then}", paint(color, step.status, step.status.word()), step.id, c.message);
+            let then = c
+                .hint
+                .as_deref()
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "\n{} {}: {}{then}",
+                paint(color, step.status, step.status.word()),
+                step.id,
+                c.message
+            );
             continue;
         }
         let _ = writeln!(
