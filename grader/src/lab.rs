@@ -105,22 +105,7 @@ pub struct HttpExpect {
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum CheckSpec {
     /// See [`crate::checks::dockerfile`].
-    Dockerfile {
-        /// The image the lesson builds FROM.
-        base_image: String,
-        /// The expected `WORKDIR`.
-        workdir: String,
-        /// The dependency file copied and installed before the code.
-        requirements: String,
-        /// Environment the image must set.
-        env: BTreeMap<String, String>,
-        /// The port the app listens on, to `EXPOSE`.
-        port: u16,
-        /// The exec-form command.
-        cmd: Vec<String>,
-        /// Paths a `.dockerignore` should keep out of the image (good practice: warnings).
-        dockerignore: Vec<String>,
-    },
+    Dockerfile(DockerfileSpec),
     /// See [`crate::checks::image`].
     Image {
         /// The image reference the learner builds, e.g. `python-docker-app:latest`.
@@ -192,11 +177,31 @@ pub enum CheckSpec {
     },
 }
 
+/// The parameters of a `dockerfile` check: what the lesson's Dockerfile must say.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerfileSpec {
+    /// The image the lesson builds FROM.
+    pub base_image: String,
+    /// The expected `WORKDIR`.
+    pub workdir: String,
+    /// The dependency file copied and installed before the code.
+    pub requirements: String,
+    /// Environment the image must set.
+    pub env: BTreeMap<String, String>,
+    /// The port the app listens on, to `EXPOSE`.
+    pub port: u16,
+    /// The exec-form command.
+    pub cmd: Vec<String>,
+    /// Paths a `.dockerignore` should keep out of the image (good practice: warnings).
+    pub dockerignore: Vec<String>,
+}
+
 impl CheckSpec {
     /// The kind's name as written in lab files.
     pub fn kind(&self) -> &'static str {
         match self {
-            CheckSpec::Dockerfile { .. } => "dockerfile",
+            CheckSpec::Dockerfile(_) => "dockerfile",
             CheckSpec::Image { .. } => "image",
             CheckSpec::Container { .. } => "container",
             CheckSpec::Probe { .. } => "probe",
@@ -209,10 +214,7 @@ impl CheckSpec {
 
     /// Whether the check needs the container engine.
     pub fn needs_engine(&self) -> bool {
-        !matches!(
-            self,
-            CheckSpec::Dockerfile { .. } | CheckSpec::Editable { .. }
-        )
+        !matches!(self, CheckSpec::Dockerfile(_) | CheckSpec::Editable { .. })
     }
 }
 

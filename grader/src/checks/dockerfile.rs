@@ -15,15 +15,15 @@ use std::collections::BTreeMap;
 
 use super::Ctx;
 use crate::dockerfile::{self as df, CmdFact, Facts};
-use crate::lab::CheckSpec;
+use crate::lab::DockerfileSpec;
 use crate::report::CheckResult;
 
 /// This module's documentation, for `lab kinds` and the book.
 pub const DOC: &str = "The workspace's Dockerfile says what the lesson asks, by meaning: base image, WORKDIR, requirements installed with pip --no-cache-dir before the code is copied, the code copied, ENV (either form), EXPOSE, and an exec-form CMD running gunicorn on 0.0.0.0 serving the app. Each finding has its line:column, expected vs found, and the fix. A .dockerignore missing .git, virtual environments or __pycache__ is a warning.";
 
 /// Grade `dir/Dockerfile` against the lab's parameters.
-pub fn check(ctx: &Ctx, step: &str, spec: &CheckSpec) -> Vec<CheckResult> {
-    let CheckSpec::Dockerfile {
+pub fn check(ctx: &Ctx, step: &str, spec: &DockerfileSpec) -> Vec<CheckResult> {
+    let DockerfileSpec {
         base_image,
         workdir,
         requirements,
@@ -31,10 +31,7 @@ pub fn check(ctx: &Ctx, step: &str, spec: &CheckSpec) -> Vec<CheckResult> {
         port,
         cmd,
         dockerignore,
-    } = spec
-    else {
-        unreachable!("dockerfile::check is only called for kind = \"dockerfile\"")
-    };
+    } = spec;
     let id = |s: &str| format!("{step}.{s}");
     let facts = match df::read(&ctx.dir) {
         Err(e) => {

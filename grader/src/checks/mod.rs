@@ -65,7 +65,7 @@ pub fn engine_error(id: &str, e: &EngineError) -> CheckResult {
 /// Run one check spec for a step.
 pub async fn run_check(ctx: &Ctx, step: &str, spec: &CheckSpec) -> Vec<CheckResult> {
     match spec {
-        CheckSpec::Dockerfile { .. } => dockerfile::check(ctx, step, spec),
+        CheckSpec::Dockerfile(spec) => dockerfile::check(ctx, step, spec),
         CheckSpec::Image {
             image,
             base_image,

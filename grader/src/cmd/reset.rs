@@ -125,13 +125,9 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, yes: bool) -> i32 {
         Err(code) => return code,
     };
     let (engine, line) = connect().await;
-    let engine = match engine {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {line}");
-            let _ = e;
-            return exit::ENGINE_UNREACHABLE;
-        }
+    let Ok(engine) = engine else {
+        eprintln!("error: {line}");
+        return exit::ENGINE_UNREACHABLE;
     };
     let ws = dir.or_else(|| std::env::current_dir().ok());
     let plan = match plan(engine.as_ref(), &lab, ws.as_deref()).await {
