@@ -125,12 +125,8 @@ const MISTAKES: &[(&str, &str, &str, &[&str])] = &[
 fn cmd_mistakes_are_diagnosed() {
     for (what, from, to, words) in MISTAKES {
         let r = grade_dockerfile(&lesson().replace(from, to));
+        assert_diagnosis(&r, "dockerfile.cmd", words, what);
         let c = check(&r, "dockerfile.cmd");
-        assert_eq!(c["status"], "fail", "{what}: {r:#}");
-        let text = text_of(c);
-        for w in *words {
-            assert!(text.contains(w), "{what}: diagnosis lacks {w:?}: {text}");
-        }
         if !to.is_empty() {
             assert!(
                 c["location"]
@@ -171,12 +167,7 @@ fn other_dockerfile_mistakes_are_diagnosed() {
     for (what, text, id, words) in cases {
         let r = grade_dockerfile(text);
         assert_eq!(status(&r, "dockerfile"), "fail", "{what}: {r:#}");
-        let c = check(&r, id);
-        assert_eq!(c["status"], "fail", "{what}: {c:#}");
-        let t = text_of(c);
-        for w in *words {
-            assert!(t.contains(w), "{what}: diagnosis lacks {w:?}: {t}");
-        }
+        assert_diagnosis(&r, id, words, what);
     }
 }
 
@@ -273,12 +264,7 @@ fn compose_file_mistakes_are_diagnosed() {
     for (what, text, id, words) in cases {
         let r = grade_compose_file(text);
         assert_eq!(status(&r, "compose"), "fail", "{what}: {r:#}");
-        let c = check(&r, id);
-        assert_eq!(c["status"], "fail", "{what}: {c:#}");
-        let t = text_of(c);
-        for w in *words {
-            assert!(t.contains(w), "{what}: diagnosis lacks {w:?}: {t}");
-        }
+        assert_diagnosis(&r, id, words, what);
     }
 }
 

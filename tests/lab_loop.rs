@@ -10,8 +10,11 @@ use predicates::str::contains;
 
 use crate::common::*;
 
-fn with_state(c: &mut assert_cmd::Command, state: &std::path::Path) {
+/// `lab` with its progress kept in `state`.
+fn lab_with_state(state: &std::path::Path) -> assert_cmd::Command {
+    let mut c = lab();
     c.env("SRE_LAB_STATE_DIR", state);
+    c
 }
 
 #[test]
@@ -55,9 +58,8 @@ fn hints_go_one_step_further_each_time_then_point_to_the_solution() {
     let state = tempfile::tempdir().unwrap();
     let ws = Workspace::sample_app();
     let hint = || {
-        let mut c = lab();
-        with_state(&mut c, state.path());
-        c.args(["hint", "day11", "dockerfile", "--dir"])
+        lab_with_state(state.path())
+            .args(["hint", "day11", "dockerfile", "--dir"])
             .arg(ws.path())
             .output()
             .unwrap()
@@ -76,9 +78,8 @@ fn hints_go_one_step_further_each_time_then_point_to_the_solution() {
     );
     let fourth = String::from_utf8(hint().stdout).unwrap();
     assert!(!fourth.contains("Hint 4"), "{fourth}");
-    let mut c = lab();
-    with_state(&mut c, state.path());
-    c.args(["status", "--dir"])
+    lab_with_state(state.path())
+        .args(["status", "--dir"])
         .arg(ws.path())
         .assert()
         .success()
@@ -112,23 +113,20 @@ fn solution_shows_the_answer_and_why_it_is_right() {
 fn status_and_list_show_progress_and_a_damaged_file_is_replaced() {
     let state = tempfile::tempdir().unwrap();
     let ws = Workspace::solution();
-    let mut c = lab();
-    with_state(&mut c, state.path());
-    c.args(["check", "day11", "--step", "dockerfile", "--dir"])
+    lab_with_state(state.path())
+        .args(["check", "day11", "--step", "dockerfile", "--dir"])
         .arg(ws.path())
         .assert()
         .success();
-    let mut c = lab();
-    with_state(&mut c, state.path());
-    c.args(["status", "--dir"])
+    lab_with_state(state.path())
+        .args(["status", "--dir"])
         .arg(ws.path())
         .assert()
         .success()
         .stdout(contains("PASS  dockerfile"))
         .stdout(contains("first passed"));
-    let mut c = lab();
-    with_state(&mut c, state.path());
-    c.args(["list", "--dir"])
+    lab_with_state(state.path())
+        .args(["list", "--dir"])
         .arg(ws.path())
         .assert()
         .success()
@@ -141,17 +139,15 @@ fn status_and_list_show_progress_and_a_damaged_file_is_replaced() {
         .unwrap()
         .path();
     std::fs::write(&file, "{ this is not json").unwrap();
-    let mut c = lab();
-    with_state(&mut c, state.path());
-    c.args(["status", "--dir"])
+    lab_with_state(state.path())
+        .args(["status", "--dir"])
         .arg(ws.path())
         .assert()
         .success()
         .stderr(contains("damaged"))
         .stdout(contains("No checks recorded"));
-    let mut c = lab();
-    with_state(&mut c, state.path());
-    c.args(["check", "day11", "--step", "dockerfile", "--dir"])
+    lab_with_state(state.path())
+        .args(["check", "day11", "--step", "dockerfile", "--dir"])
         .arg(ws.path())
         .assert()
         .success();

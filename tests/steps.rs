@@ -173,12 +173,7 @@ fn the_probe_diagnoses_images_that_do_not_serve() {
     ];
     for (what, to, req, words) in cases {
         let r = probe_of(cmd, to, *req);
-        let c = check(&r, "run.serves");
-        assert_eq!(c["status"], "fail", "{what}: {c:#}");
-        let t = text_of(c);
-        for w in *words {
-            assert!(t.contains(w), "{what}: diagnosis lacks {w:?}: {t}");
-        }
+        assert_diagnosis(&r, "run.serves", words, what);
         assert!(
             probe_containers().is_empty(),
             "{what}: a probe container was left behind"

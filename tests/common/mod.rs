@@ -161,6 +161,16 @@ pub fn text_of(c: &Value) -> String {
         .join(" | ")
 }
 
+/// Assert that a check failed and that its diagnosis mentions every one of `words`.
+pub fn assert_diagnosis(report: &Value, check_id: &str, words: &[&str], what: &str) {
+    let c = check(report, check_id);
+    assert_eq!(c["status"], "fail", "{what}: {c:#}");
+    let t = text_of(c);
+    for w in words {
+        assert!(t.contains(w), "{what}: the diagnosis lacks {w:?}: {t}");
+    }
+}
+
 /// Run the docker CLI (as a learner would); panics with its output when it fails.
 pub fn docker(args: &[&str]) -> String {
     let out = docker_raw(args, None);
