@@ -17,6 +17,9 @@ export LAB_LABS_DIR="$repo/labs"
 
 if [ -n "${LAB_BIN:-}" ]; then
   lab=$LAB_BIN
+elif ! command -v cargo >/dev/null; then
+  echo "error: building lab needs Rust: install it with rustup (https://rustup.rs), then run this again" >&2
+  exit 1
 else
   (cd "$repo" && cargo build --quiet --bin lab)
   lab="$repo/target/debug/lab"

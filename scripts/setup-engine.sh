@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Make sure this machine can play the Day-11 lab for real:
+#   0. curl and Python 3 with venv (installed on Debian/Ubuntu as root when missing),
 #   1. a Docker engine that answers (installed and started here on Debian/Ubuntu as root),
 #   2. Docker Compose,
 #   3. the base image python:3.9-slim (pulled, or built locally as a faithful stand-in when
@@ -35,6 +36,17 @@ apt_install() {
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+# --- 0. the small tools the lab uses: curl, Python 3 with venv --------------------------------
+if ! command -v curl >/dev/null; then
+  is_debian_root || die "curl is missing: install it, then run this script again."
+  apt_install curl ca-certificates
+fi
+if ! python3 -m venv --help >/dev/null 2>&1; then
+  is_debian_root || die "Python 3 with venv is missing: install Python 3.9 or newer (with its venv module)."
+  say "installing python3 and python3-venv from the distribution's packages"
+  apt_install python3 python3-venv python3-pip
+fi
 
 # --- 1. the engine ---------------------------------------------------------------------------
 if ! command -v docker >/dev/null; then

@@ -7,6 +7,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+command -v cargo >/dev/null || { echo "error: the tests need Rust: install it with rustup (https://rustup.rs)" >&2; exit 1; }
 
 echo "== set up the engine, the base image and the registry"
 bash scripts/setup-engine.sh

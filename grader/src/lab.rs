@@ -299,7 +299,10 @@ impl Lab {
         let path = labs_dir.join(id).join("lab.toml");
         let text = std::fs::read_to_string(&path).map_err(|e| LabError {
             path: path.clone(),
-            message: format!("cannot read the lab definition: {e}"),
+            message: format!(
+                "cannot read the lab definition: {e} (labs are read from {}; set LAB_LABS_DIR to the course's labs/ directory)",
+                labs_dir.display()
+            ),
         })?;
         let mut lab = Lab::parse(&path, &text)?;
         lab.dir = labs_dir.join(id);
