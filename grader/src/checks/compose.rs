@@ -507,7 +507,7 @@ pub async fn check(
         out.push(r);
         return out;
     }
-    let result = probe_container(engine.as_ref(), &c.id, host_port, http).await;
+    let result = probe_container(engine.as_ref(), &c.id, port, host_port, http).await;
     match matches_expectation(http, &result.last) {
         Ok(()) => out.push(CheckResult::pass(id("running"), format!(
             "service {} runs (Compose {}) and http://localhost:{host_port}{} answers HTTP {}",

@@ -213,7 +213,7 @@ pub async fn check(
         return out;
     };
     let cid = c.id.clone();
-    let result = probe_container(engine.as_ref(), &cid, p, http).await;
+    let result = probe_container(engine.as_ref(), &cid, port, p, http).await;
     match matches_expectation(http, &result.last) {
         Ok(()) => out.push(CheckResult::pass(
             &id,

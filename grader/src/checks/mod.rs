@@ -137,15 +137,33 @@ pub fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
     }
 }
 
-/// Probe a container's published port until the app answers, the deadline passes, or the
-/// container stops running.
+/// Whether a gunicorn log shows it listening where a published `container_port` cannot reach
+/// (127.0.0.1, or another port).
+pub fn unreachable_bind(log: &str, container_port: u16) -> bool {
+    log.lines()
+        .filter_map(|l| l.split("Listening at: http://").nth(1))
+        .any(|addr| !addr.starts_with(&format!("0.0.0.0:{container_port}")))
+}
+
+/// Probe a container's published port until the app answers, the deadline passes, the
+/// container stops running, or its log shows gunicorn bound out of reach (waiting out the
+/// deadline then would only delay the diagnosis).
 pub async fn probe_container(
     engine: &dyn Engine,
     id: &str,
+    container_port: u16,
     host_port: u16,
     http: &crate::lab::HttpExpect,
 ) -> crate::http::Probe {
-    let alive = || async { matches!(engine.container(id).await, Ok(Some(c)) if c.running) };
+    let alive = || async {
+        match engine.container(id).await {
+            Ok(Some(c)) if c.running => !unreachable_bind(
+                &engine.logs_tail(id, 20).await.unwrap_or_default(),
+                container_port,
+            ),
+            _ => false,
+        }
+    };
     crate::http::probe(
         "127.0.0.1",
         host_port,
@@ -285,6 +303,17 @@ mod tests {
             json: BTreeMap::new(),
             deadline_secs: 1,
         }
+    }
+
+    #[test]
+    fn an_unreachable_bind_is_read_from_the_gunicorn_log() {
+        let log = |addr: &str| {
+            format!("[INFO] Starting gunicorn 23.0.0\n[INFO] Listening at: http://{addr} (1)\n")
+        };
+        assert!(unreachable_bind(&log("127.0.0.1:5000"), 5000));
+        assert!(unreachable_bind(&log("0.0.0.0:8000"), 5000));
+        assert!(!unreachable_bind(&log("0.0.0.0:5000"), 5000));
+        assert!(!unreachable_bind("no gunicorn here", 5000));
     }
 
     #[tokio::test]

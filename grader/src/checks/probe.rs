@@ -10,9 +10,9 @@
 //! Why: a learner's `docker run` may be missing, stopped, or on another port; the probe
 //! separates "the image is broken" from "the container was run the wrong way".
 
-use super::{engine_error, Ctx};
+use super::{engine_error, probe_container, Ctx};
 use crate::engine::ProbeSpec;
-use crate::http::{matches_expectation, probe, Attempt};
+use crate::http::{matches_expectation, Attempt};
 use crate::lab::HttpExpect;
 use crate::report::CheckResult;
 
@@ -154,30 +154,7 @@ async fn probe_started(
             format!("the engine did not publish the probe's port {port}"),
         );
     };
-    // Keep trying while the container runs, but stop as soon as its log shows gunicorn listening
-    // where the published port cannot reach (127.0.0.1, another port): waiting out the deadline
-    // would only delay the diagnosis.
-    let unreachable_bind = |log: &str| {
-        log.lines()
-            .filter_map(|l| l.split("Listening at: http://").nth(1))
-            .any(|addr| !addr.starts_with(&format!("0.0.0.0:{port}")))
-    };
-    let alive = || async {
-        match engine.container(cid).await {
-            Ok(Some(c)) if c.running => {
-                !unreachable_bind(&engine.logs_tail(cid, 20).await.unwrap_or_default())
-            }
-            _ => false,
-        }
-    };
-    let result = probe(
-        "127.0.0.1",
-        host_port,
-        &http.path,
-        std::time::Duration::from_secs(http.deadline_secs),
-        alive,
-    )
-    .await;
+    let result = probe_container(engine.as_ref(), cid, port, host_port, http).await;
     match matches_expectation(http, &result.last) {
         Ok(()) => CheckResult::pass(
             id,
