@@ -9,7 +9,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 export LAB_LABS_DIR="$repo/labs"
 command -v hyperfine >/dev/null || { echo "install hyperfine (apt install hyperfine)" >&2; exit 1; }
 (cd "$repo" && cargo build --quiet --release --bin lab)
-lab="$repo/target/release/lab"
+lab="${CARGO_TARGET_DIR:-$repo/target}/release/lab"
 bash "$repo/scripts/setup-engine.sh" >/dev/null
 ws=$(mktemp -d /tmp/lab-bench-XXXX)
 rmdir "$ws"

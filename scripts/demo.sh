@@ -8,11 +8,12 @@
 #
 # The workspace is .lab/day11-demo in this repository. Environment: LAB_NAMESPACE (default:
 # learner) names the registry namespace; LAB_BIN a prebuilt `lab` (the tests use it; by default
-# the script builds one with cargo).
+# the script builds one with cargo); LAB_DEMO_DIR another workspace (the tests use their own,
+# so they never touch a demo that is up).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-ws="$repo/.lab/day11-demo"
+ws=${LAB_DEMO_DIR:-$repo/.lab/day11-demo}
 export LAB_LABS_DIR="$repo/labs"
 
 if [ -n "${LAB_BIN:-}" ]; then
@@ -22,7 +23,7 @@ elif ! command -v cargo >/dev/null; then
   exit 1
 else
   (cd "$repo" && cargo build --quiet --bin lab)
-  lab="$repo/target/debug/lab"
+  lab="${CARGO_TARGET_DIR:-$repo/target}/debug/lab"
 fi
 
 if [ "${1:-}" = clean ]; then
@@ -38,7 +39,7 @@ if [ -e "$ws" ]; then
   "$lab" reset day11 --dir "$ws" --yes
   rm -rf "$ws"
 fi
-mkdir -p "$repo/.lab"
+mkdir -p "$(dirname "$ws")"
 "$lab" demo day11 --dir "$ws" --namespace "${LAB_NAMESPACE:-learner}"
 echo
 echo "The app is still up (compose) on http://localhost:5000/. Remove what the demo made with: scripts/demo.sh clean"

@@ -80,6 +80,7 @@ fn html_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 #[test]
+#[ignore = "needs mdBook: scripts/test.sh"]
 fn the_book_builds_and_its_links_and_anchors_resolve() {
     let out = build_book();
     let mut files = Vec::new();
@@ -193,6 +194,7 @@ fn squash(s: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
 fn every_command_in_the_book_runs_in_order_with_the_output_it_shows() {
     let _lock = engine_lock();
     let mut mess = EngineMess::default();

@@ -225,6 +225,7 @@ impl Driver {
 const IMAGES_LOADED: &str = "const imgs = [...document.querySelectorAll('main img')]; return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0);";
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs mdBook and Chromium: scripts/test.sh"]
 async fn a_real_browser_renders_the_book_and_searches_it() {
     let book = build_book();
     let port = serve(book.path().to_path_buf());

@@ -6,8 +6,13 @@
 //! - `runtime`: the built-in runtime's probes are removed on Ctrl-C and SIGTERM.
 //! - `readme`: the README's main command plays the lab and grades it all PASS.
 //!
-//! Tests that change the engine take `common::engine_lock()`; they use the lab's real image name
-//! (`python-docker-app`) and port 5000, and remove what they made even when they fail.
+//! Plain `cargo test` runs every test that needs no engine, mdBook, Chromium or PyPI; the others
+//! are `#[ignore]`d with the reason, and `scripts/test.sh` runs them all (`--include-ignored`)
+//! against a private engine of their own (`scripts/test-engine.sh`: its own dockerd, registry
+//! and network namespace), never the user's: a learner's work and the README's demo, still
+//! serving on port 5000, are neither seen nor touched. `common::require_test_engine()` enforces
+//! it. Tests that change that engine take `common::engine_lock()`; they use the lab's real
+//! image name (`python-docker-app`) and port 5000, and remove what they made even when they fail.
 
 mod book;
 mod browser;

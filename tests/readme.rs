@@ -24,11 +24,18 @@ fn the_readme_shows_the_commands_tested_here() {
 }
 
 #[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
 fn the_readme_main_command_plays_the_lab_and_grades_it() {
     let _lock = engine_lock();
+    // The demo's workspace of this test, not the repository's .lab/day11-demo (a demo that is
+    // up, which this test must not touch).
+    let parent = tempfile::tempdir().unwrap();
+    let ws = parent.path().join("day11-demo");
     let out = Command::new("bash")
         .arg(repo().join("scripts/demo.sh"))
         .env("LAB_BIN", lab_bin())
+        .env("LAB_DEMO_DIR", &ws)
+        .env("SRE_LAB_STATE_DIR", state_dir())
         .env("LAB_NAMESPACE", "readme-test")
         .env("NO_COLOR", "1")
         .env_remove("VIRTUAL_ENV")
@@ -42,6 +49,9 @@ fn the_readme_main_command_plays_the_lab_and_grades_it() {
     let clean = Command::new("bash")
         .arg(repo().join("scripts/demo.sh"))
         .arg("clean")
+        .env("LAB_BIN", lab_bin())
+        .env("LAB_DEMO_DIR", &ws)
+        .env("SRE_LAB_STATE_DIR", state_dir())
         .output()
         .unwrap();
     assert!(out.status.success(), "{text}");
@@ -56,9 +66,6 @@ fn the_readme_main_command_plays_the_lab_and_grades_it() {
         assert!(text.contains(shown), "the demo shows `{shown}`:\n{text}");
     }
     assert!(clean.status.success());
-    assert!(
-        !repo().join(".lab/day11-demo").exists(),
-        "clean removed the workspace"
-    );
+    assert!(!ws.exists(), "clean removed the workspace");
     assert!(docker(&["ps", "-aq", "--filter", "name=sre-lab-demo-run"]).is_empty());
 }

@@ -24,21 +24,49 @@ pub fn lab_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_lab"))
 }
 
-/// A `lab` command with a clean environment for colour and Python.
+/// A progress directory of this test process's own, so tests never write into the learner's.
+pub fn state_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        tempfile::Builder::new()
+            .prefix("lab-test-state-")
+            .tempdir()
+            .unwrap()
+    })
+    .path()
+}
+
+/// A `lab` command with a clean environment for colour and Python, and its own progress dir.
 pub fn lab() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::new(lab_bin());
-    c.env_remove("VIRTUAL_ENV").env("NO_COLOR", "1");
+    c.env_remove("VIRTUAL_ENV")
+        .env("NO_COLOR", "1")
+        .env("SRE_LAB_STATE_DIR", state_dir());
     c
 }
 
+/// Panics unless this process talks to the private test engine (`scripts/test-engine.sh`):
+/// `DOCKER_HOST` must be the socket that script exported as `SRE_LAB_TEST_ENGINE`. So no test
+/// can see, change or remove what the user's own engine holds, even when run by hand.
+pub fn require_test_engine() {
+    let engine = std::env::var("SRE_LAB_TEST_ENGINE").unwrap_or_default();
+    let host = std::env::var("DOCKER_HOST").unwrap_or_default();
+    assert!(
+        !engine.is_empty() && engine == host,
+        "this test needs the private test engine, never the user's: run scripts/test.sh, or \
+         `scripts/test-engine.sh start` then `scripts/test-engine.sh run cargo test -- --include-ignored`"
+    );
+}
+
 /// Tests that change the engine's state (the lab's fixed image name, port 5000) take this
-/// lock, so they never overlap.
+/// lock, so they never overlap. They run against the private test engine only.
 pub fn engine_lock() -> MutexGuard<'static, ()> {
+    require_test_engine();
     static LOCK: Mutex<()> = Mutex::new(());
     let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     assert!(
         std::net::TcpListener::bind(("0.0.0.0", 5000)).is_ok(),
-        "port 5000 is in use on this machine; the end-to-end tests need it (after the README's demo: scripts/demo.sh clean)"
+        "port 5000 is in use in the test engine's network namespace; a test left something behind"
     );
     guard
 }
@@ -185,6 +213,7 @@ pub fn docker(args: &[&str]) -> String {
 
 /// Run the docker CLI in a directory without asserting success.
 pub fn docker_raw(args: &[&str], dir: Option<&Path>) -> Output {
+    require_test_engine();
     let mut c = Command::new("docker");
     c.args(args).env("DOCKER_BUILDKIT", "0");
     if let Some(d) = dir {
@@ -205,6 +234,7 @@ pub fn build(ws: &Workspace, tag: &str) {
 
 /// The compose command of this machine (v2 plugin or v1).
 pub fn compose_cmd(dir: &Path) -> Command {
+    require_test_engine();
     let v2 = Command::new("docker")
         .args(["compose", "version"])
         .output()
