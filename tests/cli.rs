@@ -28,6 +28,10 @@ fn path_filters(ws: &Workspace) -> Vec<(String, String)> {
             r#""duration_ms": \d+"#.into(),
             r#""duration_ms": "[MS]""#.into(),
         ),
+        (
+            r#""generated_at": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ""#.into(),
+            r#""generated_at": "[RFC 3339 UTC]""#.into(),
+        ),
     ]
 }
 

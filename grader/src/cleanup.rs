@@ -36,11 +36,6 @@ impl Cleanup {
     pub fn remove_pid(&self, pid: u32) {
         self.pids.lock().unwrap().retain(|p| *p != pid);
     }
-    /// Whether anything is still registered.
-    pub fn is_empty(&self) -> bool {
-        self.containers.lock().unwrap().is_empty() && self.pids.lock().unwrap().is_empty()
-    }
-
     /// Remove every container this process labelled as its own, registered or not (a probe
     /// being created when the run is interrupted is not registered yet), then the rest.
     pub async fn sweep_all(&self) -> Vec<String> {

@@ -1,19 +1,23 @@
 //! The command line: one registry of subcommands and flags (clap) that `--help`, the man page,
-//! the shell completions and the book's reference page are all generated from. The commands
-//! themselves live in `cmd/`, one file each.
+//! the shell completions and the book's reference page are all generated from. Definitions
+//! only: `cmd::main` parses and dispatches to `cmd/`, one file per command, so nothing here
+//! depends on the commands.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::cmd;
 use crate::exit;
+use crate::workspace::DirArg;
 
 /// Hands-on labs for the SRE course, graded against your real Docker engine.
 #[derive(Debug, Parser)]
 #[command(name = "lab", version, about, after_help = exit::TABLE)]
 pub struct Cli {
+    /// Read labs from this directory (default: $LAB_LABS_DIR, then labs/ next to the binary,
+    /// then the labs built into `lab`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub labs: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -34,12 +38,15 @@ pub enum Format {
 pub struct CheckArgs {
     /// The lab to grade, e.g. day11.
     pub lab: String,
-    /// Grade only this step (repeatable): dockerfile, build, run, tag, push, compose, editable.
+    /// Grade only this step (repeatable); `lab list` shows a lab's steps. Optional steps are
+    /// graded when named.
     #[arg(long = "step", value_name = "ID")]
     pub steps: Vec<String>,
-    /// The workspace to grade (default: the current directory).
-    #[arg(long, value_name = "PATH")]
-    pub dir: Option<PathBuf>,
+    /// Grade the optional ("going further") steps too; they count as bonus.
+    #[arg(long)]
+    pub optional: bool,
+    #[command(flatten)]
+    pub dir: DirArg,
     /// The Python interpreter for the editable step (default: $VIRTUAL_ENV, ./.venv, ./venv, python3).
     #[arg(long, value_name = "PATH")]
     pub python: Option<PathBuf>,
@@ -58,9 +65,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Show the labs, their steps, and your progress in this workspace.
     List {
-        /// The workspace whose progress to show (default: the current directory).
-        #[arg(long, value_name = "PATH")]
-        dir: Option<PathBuf>,
+        #[command(flatten)]
+        dir: DirArg,
     },
     /// Create a workspace for a lab from its sample app (never overwrites anything).
     Start {
@@ -75,9 +81,9 @@ pub enum Command {
         lab: String,
         /// The step, e.g. dockerfile.
         step: String,
-        /// The workspace (default: the current directory); hints shown are counted per workspace.
-        #[arg(long, value_name = "PATH")]
-        dir: Option<PathBuf>,
+        /// Hints shown are counted per workspace.
+        #[command(flatten)]
+        dir: DirArg,
     },
     /// Show the reference answer for a step, and why it is right.
     Solution {
@@ -88,17 +94,15 @@ pub enum Command {
     },
     /// Show what passed and when, from the last checks in this workspace.
     Status {
-        /// The workspace (default: the current directory).
-        #[arg(long, value_name = "PATH")]
-        dir: Option<PathBuf>,
+        #[command(flatten)]
+        dir: DirArg,
     },
     /// Re-grade as you work: on file changes and engine events (build, tag, start, die, push).
     Watch {
         /// The lab, e.g. day11.
         lab: String,
-        /// The workspace (default: the current directory).
-        #[arg(long, value_name = "PATH")]
-        dir: Option<PathBuf>,
+        #[command(flatten)]
+        dir: DirArg,
         /// The Python interpreter for the editable step.
         #[arg(long, value_name = "PATH")]
         python: Option<PathBuf>,
@@ -107,15 +111,19 @@ pub enum Command {
     Reset {
         /// The lab, e.g. day11.
         lab: String,
-        /// The workspace whose Compose project to remove (default: the current directory).
-        #[arg(long, value_name = "PATH")]
-        dir: Option<PathBuf>,
+        /// Its Compose project is removed too.
+        #[command(flatten)]
+        dir: DirArg,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
     },
-    /// Check that this machine is ready for the lab, with a fix for each problem.
-    Doctor,
+    /// Check that this machine is ready for a lab (what its check kinds need), with a fix for
+    /// each problem.
+    Doctor {
+        /// The lab (default: the only one, or day11).
+        lab: Option<String>,
+    },
     /// Play the reference solution through every step on this engine, then grade it.
     Demo {
         /// The lab, e.g. day11.
@@ -163,68 +171,4 @@ pub enum DevCommand {
 /// The clap command, for generated help, man page and completions.
 pub fn command() -> clap::Command {
     Cli::command()
-}
-
-/// Parse arguments, run, and return the process exit code.
-pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::PASSED
-            };
-            let _ = e.print();
-            return code;
-        }
-    };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::USAGE;
-        }
-    };
-    let code = rt.block_on(run(cli));
-    rt.shutdown_timeout(Duration::from_secs(1));
-    code
-}
-
-async fn run(cli: Cli) -> i32 {
-    match cli.command {
-        Command::Check(args) => cmd::check::run(args).await,
-        Command::List { dir } => cmd::list::run(dir),
-        Command::Start { lab, dir } => cmd::start::run(&lab, dir),
-        Command::Hint { lab, step, dir } => cmd::hint::run(&lab, &step, dir),
-        Command::Solution { lab, step } => cmd::solution::run(&lab, &step),
-        Command::Status { dir } => cmd::status::run(dir),
-        Command::Watch { lab, dir, python } => cmd::watch::run(&lab, dir, python).await,
-        Command::Reset { lab, dir, yes } => cmd::reset::run(&lab, dir, yes).await,
-        Command::Doctor => cmd::doctor::run().await,
-        Command::Demo {
-            lab,
-            dir,
-            namespace,
-        } => cmd::demo::run(&lab, dir, &namespace).await,
-        Command::Kinds => cmd::list::kinds(),
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut command(), "lab", &mut std::io::stdout());
-            exit::PASSED
-        }
-        Command::Man => match clap_mangen::Man::new(command()).render(&mut std::io::stdout()) {
-            Ok(()) => exit::PASSED,
-            Err(e) => {
-                eprintln!("error: {e}");
-                exit::USAGE
-            }
-        },
-        Command::Dev { command } => match command {
-            DevCommand::Check => cmd::dev::check(),
-            DevCommand::Book { src, check } => cmd::dev::book(&src, check),
-        },
-    }
 }

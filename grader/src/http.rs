@@ -85,11 +85,10 @@ fn parse_response(buf: &[u8]) -> Attempt {
     Attempt::Response { status, body }
 }
 
-/// The result of a probe: the last attempt, how many were made, and how long it took.
+/// The result of a probe: the last attempt, and how long it took.
 #[derive(Debug, Clone)]
 pub struct Probe {
     pub last: Attempt,
-    pub attempts: u32,
     pub elapsed: Duration,
     /// True when the probe stopped because `alive` said the server was gone.
     pub server_gone: bool,
@@ -117,7 +116,6 @@ where
         if matches!(last, Attempt::Response { .. }) {
             return Probe {
                 last,
-                attempts,
                 elapsed: start.elapsed(),
                 server_gone: false,
             };
@@ -125,7 +123,6 @@ where
         if start.elapsed() >= deadline {
             return Probe {
                 last,
-                attempts,
                 elapsed: start.elapsed(),
                 server_gone: false,
             };
@@ -133,7 +130,6 @@ where
         if attempts % 3 == 1 && !alive().await {
             return Probe {
                 last,
-                attempts,
                 elapsed: start.elapsed(),
                 server_gone: true,
             };

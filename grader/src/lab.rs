@@ -11,14 +11,19 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// The lab file format this build understands.
-pub const FORMAT_VERSION: u32 = 1;
+pub use crate::checks::CheckSpec;
+
+/// The lab file format this build writes and documents. Format 2 added `optional` and `points`
+/// on steps and `source`/`registry` on push checks; files of format 1 are still read.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format still read.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 /// A whole lab, as written in `labs/<id>/lab.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Lab {
-    /// Must equal [`FORMAT_VERSION`].
+    /// From [`OLDEST_FORMAT_VERSION`] to [`FORMAT_VERSION`].
     pub format_version: u32,
     /// The lab's id, as typed on the command line (`day11`); equals its directory's name.
     pub id: String,
@@ -49,6 +54,13 @@ pub struct Step {
     /// Steps whose work this one builds on (for ordering and for the book); informational.
     #[serde(default)]
     pub requires: Vec<String>,
+    /// An optional ("going further") step: plain `lab check` leaves it out; `--step ID` or
+    /// `--optional` grades it, and it counts as bonus points. Format 2.
+    #[serde(default)]
+    pub optional: bool,
+    /// Points the step is worth (room scores, Gradescope exports); one when not given. Format 2.
+    #[serde(default)]
+    pub points: Option<u32>,
     /// Hints, from a nudge to the near-answer; at least one, none empty.
     pub hints: Vec<String>,
     /// Mistakes learners make in this step, each with its fix (shown in the book's exercise).
@@ -99,131 +111,19 @@ pub struct HttpExpect {
     pub deadline_secs: u64,
 }
 
-/// A check: a kind from the catalogue and its parameters. The doc comment of each kind's module
-/// in `grader/src/checks/` says what it checks and why.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum CheckSpec {
-    /// See [`crate::checks::dockerfile`].
-    Dockerfile(DockerfileSpec),
-    /// See [`crate::checks::image`].
-    Image {
-        /// The image reference the learner builds, e.g. `python-docker-app:latest`.
-        image: String,
-        /// The base image its layers must start with.
-        base_image: String,
-        /// Workspace paths whose changes make the image stale.
-        sources: Vec<String>,
-    },
-    /// See [`crate::checks::container`].
-    Container {
-        /// The image the learner runs.
-        image: String,
-        /// The container port the app listens on.
-        container_port: u16,
-        /// The host port the lesson publishes it on.
-        host_port: u16,
-        /// What the published port must answer.
-        http: HttpExpect,
-    },
-    /// See [`crate::checks::probe`].
-    Probe {
-        /// The image to start.
-        image: String,
-        /// The container port the app listens on.
-        container_port: u16,
-        /// Memory limit of the probe container, in MiB.
-        memory_mib: i64,
-        /// What the app must answer.
-        http: HttpExpect,
-    },
-    /// See [`crate::checks::tag`].
-    Tag {
-        /// The image the tag must point at.
-        source: String,
-        /// The repository name (last path component), e.g. `python-docker-app`.
-        repository: String,
-        /// The tag, e.g. `v1`.
-        tag: String,
-    },
-    /// See [`crate::checks::push`].
-    Push {
-        /// The repository name (last path component).
-        repository: String,
-        /// The tag pushed.
-        tag: String,
-    },
-    /// See [`crate::checks::compose`].
-    Compose {
-        /// The container port of the service.
-        container_port: u16,
-        /// The host port the service publishes.
-        host_port: u16,
-        /// What the service must answer on the host port.
-        http: HttpExpect,
-        /// Workspace paths whose changes make the service's image stale.
-        sources: Vec<String>,
-    },
-    /// See [`crate::checks::editable`].
-    Editable {
-        /// The distribution name in `pyproject.toml`.
-        distribution: String,
-        /// A module that must resolve to the workspace's file.
-        module: String,
-        /// The Gunicorn application to serve, e.g. `src.main:app`.
-        app: String,
-        /// What the app must answer.
-        http: HttpExpect,
-    },
-}
-
-/// The parameters of a `dockerfile` check: what the lesson's Dockerfile must say.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DockerfileSpec {
-    /// The image the lesson builds FROM.
-    pub base_image: String,
-    /// The expected `WORKDIR`.
-    pub workdir: String,
-    /// The dependency file copied and installed before the code.
-    pub requirements: String,
-    /// Environment the image must set.
-    pub env: BTreeMap<String, String>,
-    /// The port the app listens on, to `EXPOSE`.
-    pub port: u16,
-    /// The exec-form command.
-    pub cmd: Vec<String>,
-    /// Paths a `.dockerignore` should keep out of the image (good practice: warnings).
-    pub dockerignore: Vec<String>,
-}
-
-impl CheckSpec {
-    /// The kind's name as written in lab files.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            CheckSpec::Dockerfile(_) => "dockerfile",
-            CheckSpec::Image { .. } => "image",
-            CheckSpec::Container { .. } => "container",
-            CheckSpec::Probe { .. } => "probe",
-            CheckSpec::Tag { .. } => "tag",
-            CheckSpec::Push { .. } => "push",
-            CheckSpec::Compose { .. } => "compose",
-            CheckSpec::Editable { .. } => "editable",
-        }
-    }
-
-    /// Whether the check needs the container engine.
-    pub fn needs_engine(&self) -> bool {
-        !matches!(self, CheckSpec::Dockerfile(_) | CheckSpec::Editable { .. })
-    }
-}
-
 /// A lab file that cannot be used, with where and why.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]
 pub struct LabError {
     pub path: PathBuf,
     pub message: String,
+}
+
+impl Step {
+    /// The points this step is worth.
+    pub fn points(&self) -> u32 {
+        self.points.unwrap_or(1)
+    }
 }
 
 impl Lab {
@@ -244,9 +144,9 @@ impl Lab {
                 .unwrap_or_default();
             err(format!("{at}{}", e.message()))
         })?;
-        if lab.format_version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&lab.format_version) {
             return Err(err(format!(
-                "format_version {} is not supported (this `lab` reads {FORMAT_VERSION}); update lab",
+                "format_version {} is not supported (this `lab` reads {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}); update lab",
                 lab.format_version
             )));
         }
@@ -280,6 +180,16 @@ impl Lab {
                     "{here}: `mistakes[{m}]` needs both `what` and `fix`"
                 )));
             }
+            if lab.format_version < 2 && (step.optional || step.points.is_some()) {
+                return Err(err(format!(
+                    "{here}: `optional` and `points` need format_version = 2"
+                )));
+            }
+            if step.points == Some(0) {
+                return Err(err(format!(
+                    "{here}: `points` is 0; leave it out for the default of 1, or give a positive number"
+                )));
+            }
             if step.solution.why.trim().is_empty() {
                 return Err(err(format!("{here}: `solution.why` is empty")));
             }
@@ -300,7 +210,7 @@ impl Lab {
         let text = std::fs::read_to_string(&path).map_err(|e| LabError {
             path: path.clone(),
             message: format!(
-                "cannot read the lab definition: {e} (labs are read from {}; set LAB_LABS_DIR to the course's labs/ directory)",
+                "cannot read the lab definition: {e} (labs are read from {}; pass --labs DIR or set LAB_LABS_DIR to the course's labs/ directory)",
                 labs_dir.display()
             ),
         })?;
@@ -338,19 +248,112 @@ impl Lab {
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.id == id)
     }
+
+    /// The core (not optional) steps, in order.
+    pub fn core_steps(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| !s.optional)
+    }
 }
 
-/// Where the lab definitions live: `$LAB_LABS_DIR`, else `labs/` beside the executable's
-/// source tree (a cargo build), else `./labs`.
-pub fn labs_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("LAB_LABS_DIR") {
-        return PathBuf::from(dir);
+/// `--labs DIR` from the command line, set once by `cmd::main` before any lab is loaded.
+pub static LABS_FLAG: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+/// Where the labs are found, with why, in this order: `--labs DIR`, `$LAB_LABS_DIR`, a
+/// `labs/` directory next to the binary (or in `../share/sre-lab/` from it, an installed
+/// layout, or the repository's for a binary in its `target/`), and finally the copy embedded
+/// in the binary, unpacked once into the state directory (so a `cargo install`ed `lab` works
+/// anywhere).
+pub fn find_labs() -> Result<(PathBuf, &'static str), LabError> {
+    if let Some(d) = LABS_FLAG.get() {
+        return Ok((d.clone(), "--labs"));
     }
-    let built_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs");
-    if built_in.is_dir() {
-        return built_in;
+    if let Some(d) = std::env::var_os("LAB_LABS_DIR").filter(|d| !d.is_empty()) {
+        return Ok((PathBuf::from(d), "LAB_LABS_DIR"));
     }
-    PathBuf::from("labs")
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.canonicalize().ok())
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        for rel in [
+            "labs",
+            "../share/sre-lab/labs",
+            "../../labs",
+            "../../../labs",
+        ] {
+            let d = exe_dir.join(rel);
+            if d.join(".").is_dir() && has_labs(&d) {
+                return Ok((d, "next to the binary"));
+            }
+        }
+    }
+    unpack_embedded(&crate::state::state_dir().join("embedded"))
+        .map(|d| (d, "embedded in the binary"))
+}
+
+fn has_labs(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().any(|e| e.path().join("lab.toml").is_file()))
+        .unwrap_or(false)
+}
+
+/// The embedded labs and sample app, written once into `<base>/<content hash>/` (written
+/// aside, then renamed, so a half-written copy is never used).
+fn unpack_embedded(base: &Path) -> Result<PathBuf, LabError> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for (path, bytes) in embedded::FILES {
+        h.update(path.as_bytes());
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    let hash: String = h
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let root = base.join(&hash);
+    let labs = root.join("labs");
+    if labs.is_dir() {
+        return Ok(labs);
+    }
+    let fail = |e: std::io::Error| LabError {
+        path: base.to_path_buf(),
+        message: format!(
+            "cannot unpack the labs embedded in lab: {e} (pass --labs DIR or set LAB_LABS_DIR)"
+        ),
+    };
+    std::fs::create_dir_all(base).map_err(fail)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".unpack-")
+        .tempdir_in(base)
+        .map_err(fail)?;
+    for (path, bytes) in embedded::FILES {
+        let p = tmp.path().join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(fail)?;
+        }
+        std::fs::write(&p, bytes).map_err(fail)?;
+    }
+    match std::fs::rename(tmp.path(), &root) {
+        Ok(()) => {
+            let _ = tmp.keep();
+        }
+        // Another `lab` unpacked the same content first: use theirs.
+        Err(_) if labs.is_dir() => {}
+        Err(e) => return Err(fail(e)),
+    }
+    Ok(labs)
+}
+
+/// The labs directory (see [`find_labs`]).
+pub fn labs_dir() -> Result<PathBuf, LabError> {
+    find_labs().map(|(d, _)| d)
 }
 
 #[cfg(test)]
@@ -376,7 +379,7 @@ checks = [{ kind = "push", repository = "r", tag = "v1" }]
 
     #[test]
     fn the_shipped_day11_lab_loads() {
-        let lab = Lab::load(&labs_dir(), "day11").expect("labs/day11/lab.toml is valid");
+        let lab = Lab::load(&labs_dir().unwrap(), "day11").expect("labs/day11/lab.toml is valid");
         let ids: Vec<_> = lab.steps.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(
             ids,
@@ -390,6 +393,21 @@ checks = [{ kind = "push", repository = "r", tag = "v1" }]
                 "editable"
             ]
         );
+    }
+
+    #[test]
+    fn the_embedded_labs_unpack_and_load_like_the_repositorys() {
+        let base = tempfile::tempdir().unwrap();
+        let labs = unpack_embedded(base.path()).unwrap();
+        let lab = Lab::load(&labs, "day11").unwrap();
+        assert!(lab
+            .dir
+            .join(&lab.workspace)
+            .join("requirements.txt")
+            .is_file());
+        assert!(lab.dir.join("solution/Dockerfile").is_file());
+        // A second call reuses the same copy.
+        assert_eq!(unpack_embedded(base.path()).unwrap(), labs);
     }
 
     #[test]
@@ -429,9 +447,30 @@ checks = [{ kind = "push", repository = "r", tag = "v1" }]
 
     #[test]
     fn other_format_versions_are_rejected() {
-        let e = parse(&format!("{HEAD}{STEP}").replace("format_version = 1", "format_version = 2"))
+        let e = parse(&format!("{HEAD}{STEP}").replace("format_version = 1", "format_version = 3"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("format_version 2 is not supported"), "{e}");
+        assert!(e.contains("format_version 3 is not supported"), "{e}");
+    }
+
+    #[test]
+    fn format_1_is_still_read_and_format_2_adds_optional_and_points() {
+        let v1 = parse(&format!("{HEAD}{STEP}")).unwrap();
+        assert!(!v1.steps[0].optional);
+        assert_eq!(v1.steps[0].points(), 1);
+        let with = format!("{HEAD}{STEP}").replace("book =", "optional = true\npoints = 3\nbook =");
+        let e = parse(&with).unwrap_err().to_string();
+        assert!(e.contains("need format_version = 2"), "{e}");
+        let v2 = parse(&with.replace("format_version = 1", "format_version = 2")).unwrap();
+        assert!(v2.steps[0].optional);
+        assert_eq!(v2.steps[0].points(), 3);
+        assert_eq!(v2.core_steps().count(), 0);
+        let zero = with
+            .replace("format_version = 1", "format_version = 2")
+            .replace("points = 3", "points = 0");
+        assert!(parse(&zero)
+            .unwrap_err()
+            .to_string()
+            .contains("`points` is 0"));
     }
 }

@@ -1,7 +1,8 @@
 //! `lab`: grades the SRE course's Docker lab against the learner's real engine.
 //!
-//! The binary (`main.rs`) is a single call into [`cli::main`]; everything else is here so tests
-//! and tools can use it. See ARCHITECTURE.md for the map.
+//! The binary (`main.rs`) is a single call into [`cmd::main`]; everything else is here so tests,
+//! tools and the room server can use it: [`grade::grade`] is grading as a library. See
+//! ARCHITECTURE.md for the map.
 
 // Checks return `Result<_, CheckResult>` so a finding can end a check early with `?`; the
 // error is a report row on a cold path, so its size does not matter.
@@ -13,10 +14,14 @@ pub mod cli;
 pub mod cmd;
 pub mod dockerfile;
 pub mod engine;
+pub mod error;
 pub mod exit;
+pub mod grade;
 pub mod http;
 pub mod lab;
 pub mod reference;
 pub mod registry;
 pub mod report;
 pub mod state;
+pub mod walk;
+pub mod workspace;

@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(lab::cli::main());
+    std::process::exit(lab::cmd::main());
 }

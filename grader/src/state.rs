@@ -50,13 +50,21 @@ pub struct StepState {
     pub hints_shown: usize,
 }
 
-/// Where state files live.
+/// Where state files live: `$SRE_LAB_STATE_DIR`, `$XDG_STATE_HOME/sre-lab`, or
+/// `~/.local/state/sre-lab`. An empty or relative value is ignored (it would write progress
+/// into whatever directory `lab` runs in, a workspace included).
 pub fn state_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("SRE_LAB_STATE_DIR") {
-        return PathBuf::from(d);
+    if let Some(d) = std::env::var_os("SRE_LAB_STATE_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute())
+    {
+        return d;
     }
-    if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d).join("sre-lab");
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute())
+    {
+        return d.join("sre-lab");
     }
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)

@@ -76,23 +76,12 @@ pub struct Workspace {
     pub dir: tempfile::TempDir,
 }
 
+/// Copy a tree with the grader's own walker (caches and virtual environments skipped).
 fn copy_tree(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        if name == "__pycache__"
-            || name.ends_with(".egg-info")
-            || name == ".venv"
-            || name == ".pytest_cache"
-        {
-            continue;
-        }
-        let dst = to.join(&name);
-        if e.path().is_dir() {
-            std::fs::create_dir_all(&dst).unwrap();
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
+    for rel in lab::walk::files(from, Path::new(""), 10_000) {
+        let dst = to.join(&rel);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(from.join(&rel), dst).unwrap();
     }
 }
 

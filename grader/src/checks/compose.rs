@@ -1,30 +1,72 @@
 //! Kind `compose`: a valid compose file defines the app's service, and it is up and serving.
 //!
-//! What it checks: the compose file (`compose.yaml`, `compose.yml`, `docker-compose.yaml` or
-//! `docker-compose.yml`, in Docker's order) is valid YAML (errors with line:column) and valid
-//! Compose (unknown keys named by their path, e.g. `services.web.port`, with a suggestion);
-//! one service is built from the workspace (`build: .`) and publishes `5000:5000`; that
-//! service's containers (found by Compose's labels, v1 and v2 alike) are running, and
-//! `http://localhost:5000/` answers as the app does. It explains port 5000 still held by the
-//! `docker run` container, an `image:` next to `build:` that re-tags the image, and a service
-//! image older than the code (`up` without `--build`).
-//!
-//! Why: Compose turns the run step's command line into a file; the mistakes move from flags
-//! to keys and indentation, and the old container from the run step is still in the way.
+//! What it checks and why is [`DOC`]: the one text that rustdoc, `lab kinds` and the book's
+//! reference page all show.
 
+use serde::Deserialize;
+
+use super::{Kind, Makes, Needs};
 use std::path::{Path, PathBuf};
 
 use serde_norway::Value;
 
 use super::{compare_content, engine_error, probe_container, same_path, Ctx};
-use crate::engine::{ContainerSummary, PROBE_LABEL};
+use crate::engine::{compose_label, ContainerState, ContainerSummary, PROBE_LABEL};
 use crate::http::matches_expectation;
 use crate::lab::HttpExpect;
 use crate::reference::edit_distance;
 use crate::report::CheckResult;
 
-/// This module's documentation, for `lab kinds` and the book.
-pub const DOC: &str = "The compose file is valid YAML and valid Compose (errors with line:column, unknown keys by path such as services.web.port), defines a service built from the workspace publishing 5000:5000, and that service's containers (Compose v1 or v2) run and answer HTTP on localhost:5000. Explains port 5000 held by the run container and an image older than the code.";
+/// What this kind checks and why.
+pub const DOC: &str = "What it checks: the compose file (`compose.yaml`, `compose.yml`, `docker-compose.yaml` or \
+`docker-compose.yml`, in Docker's order) is valid YAML (errors with line:column) and valid \
+Compose (unknown keys named by their path, e.g. `services.web.port`, with a suggestion); one \
+service is built from the workspace (`build: .`) and publishes the lab's \
+`host_port:container_port`; that service's containers (found by Compose's labels, v1 and v2 \
+alike) are running, and the host port answers as the app does. It explains the host port \
+still held by the `docker run` container, an `image:` next to `build:` that re-tags the \
+image, and a service image older than the code (`up` without `--build`).\n\nWhy: Compose turns \
+the run step's command line into a file; the mistakes move from flags to keys and \
+indentation, and the old container from the run step is still in the way.";
+
+/// The parameters of a `compose` check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The container port of the service.
+    pub container_port: u16,
+    /// The host port the service publishes.
+    pub host_port: u16,
+    /// What the service must answer on the host port.
+    pub http: HttpExpect,
+    /// Workspace paths whose changes make the service's image stale.
+    pub sources: Vec<String>,
+}
+impl Kind for Spec {
+    fn needs(&self) -> Needs {
+        Needs {
+            compose: true,
+            ..Needs::ENGINE.and_port(self.host_port)
+        }
+    }
+    fn makes(&self) -> Makes {
+        Makes {
+            compose_project: true,
+            ..Makes::default()
+        }
+    }
+    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
+        check(
+            ctx,
+            step,
+            self.container_port,
+            self.host_port,
+            &self.http,
+            &self.sources,
+        )
+        .await
+    }
+}
 
 /// File names Docker Compose looks for, in its order.
 pub const FILE_NAMES: [&str; 4] = [
@@ -171,7 +213,7 @@ fn parse_port(v: &Value) -> Result<(Option<u16>, u16), String> {
             let target = get("target").ok_or("a long-form port needs `target`")? as u16;
             Ok((get("published").map(|p| p as u16), target))
         }
-        _ => Err("a port is a string like \"5000:5000\"".into()),
+        _ => Err("a port is a string like \"HOST:CONTAINER\"".into()),
     }
 }
 
@@ -271,12 +313,12 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<ServiceFacts>, CheckResult> {
                 "ports" => {
                     let Value::Sequence(items) = v else {
                         return Err(CheckResult::fail(id, format!("services.{name}.ports must be a list"))
-                            .hint("write it as a list: `ports:` then `  - \"5000:5000\"` on the next line"));
+                            .hint("write it as a list: `ports:` then `  - \"HOST:CONTAINER\"` on the next line"));
                     };
                     for item in items {
                         let p = parse_port(item).map_err(|e| {
                             CheckResult::fail(id, format!("services.{name}.ports: {e}"))
-                                .hint("use \"HOST:CONTAINER\", quoted: \"5000:5000\"")
+                                .hint("use \"HOST:CONTAINER\", quoted, e.g. \"8000:8000\"")
                         })?;
                         facts.ports.push(p);
                     }
@@ -307,7 +349,7 @@ pub async fn check(
     let Some(path) = find_file(&ctx.dir) else {
         return vec![CheckResult::fail(id("file"), "there is no compose file in the workspace")
             .expected(FILE_NAMES.join(" or "))
-            .hint("create docker-compose.yml with `services:`, one service with `build: .` and `ports: [\"5000:5000\"]`")];
+            .hint(format!("create docker-compose.yml with `services:`, one service with `build: .` and `ports: [\"{host_port}:{port}\"]`"))];
     };
     let file = path
         .file_name()
@@ -428,18 +470,18 @@ pub async fn check(
     };
     let label = |c: &ContainerSummary, k: &str| {
         c.labels
-            .get(&format!("com.docker.compose.{k}"))
+            .get(k)
             .cloned()
             .unwrap_or_default()
     };
     let mine: Vec<&ContainerSummary> = all
         .iter()
         .filter(|c| {
-            label(c, "service") == svc.name
-                && same_path(Path::new(&label(c, "project.working_dir")), &ctx.dir)
+            label(c, compose_label::SERVICE) == svc.name
+                && same_path(Path::new(&label(c, compose_label::WORKING_DIR)), &ctx.dir)
         })
         .collect();
-    let Some(first) = mine.iter().find(|c| c.state == "running").or(mine.first()) else {
+    let Some(first) = mine.iter().find(|c| c.state == ContainerState::Running).or(mine.first()) else {
         out.push(
             CheckResult::fail(
                 id("running"),
@@ -469,8 +511,8 @@ pub async fn check(
     };
     if !c.running {
         let holder = all.iter().find(|x| {
-            x.state == "running"
-                && !x.labels.contains_key("com.docker.compose.project")
+            x.state == ContainerState::Running
+                && !x.labels.contains_key(compose_label::PROJECT)
                 && !x.labels.contains_key(PROBE_LABEL)
         });
         let mut r = CheckResult::fail(
@@ -482,7 +524,7 @@ pub async fn check(
         );
         if c.error.contains("port is already allocated")
             || c.error.contains("address already in use")
-            || c.status == "created"
+            || c.status == ContainerState::Created
         {
             let who = holder
                 .map(|h| format!("container {} (from the run step)", h.name))

@@ -1,33 +1,68 @@
 //! Kind `container`: the learner ran the image detached, with the app's port published.
 //!
-//! What it checks: a container created from the image *by id* (so one running an older build
-//! is told apart), not one of Compose's or the grader's, started detached (`-d`), with container
-//! port 5000/tcp published on host port 5000 (`-p 5000:5000`), and answering HTTP on that port
-//! as the app does. A container stopped because the compose step now holds port 5000 is fine.
-//! When host port 5000 is taken by something else on the machine (macOS's AirPlay receiver
-//! listens there), the learner's other port is accepted, with a note.
-//!
-//! Why: `-p` is the step learners get wrong most (`-p 5000`, `-p 8080:5000`, none), followed by
-//! running in the foreground and stopping it with Ctrl-C, and running an image built before
-//! their last change.
+//! What it checks and why is [`DOC`]: the one text that rustdoc, `lab kinds` and the book's
+//! reference page all show.
 
+use serde::Deserialize;
+
+use super::{Kind, Makes, Needs};
 use std::collections::HashMap;
 
 use super::image::short_id;
 use super::probe::diagnose;
 use super::{engine_error, probe_container, Ctx};
-use crate::engine::{Container, ContainerSummary, PROBE_LABEL};
+use crate::engine::{compose_label, Container, ContainerState, ContainerSummary, PROBE_LABEL};
 use crate::http::{host_port_taken, matches_expectation};
 use crate::lab::HttpExpect;
 use crate::report::CheckResult;
 
-/// This module's documentation, for `lab kinds` and the book.
-pub const DOC: &str = "A container from the current image (by id) was started detached with container port 5000 published on host port 5000, and answers HTTP as the app does. A container stopped because Compose holds port 5000 is fine; another host port is accepted when 5000 is taken by something else.";
+/// What this kind checks and why.
+pub const DOC: &str = "What it checks: a container created from the image *by id* (so one running an older build is \
+told apart), not one of Compose's or the grader's, started detached (`-d`), with the lab's \
+`container_port`/tcp published on its `host_port` (`-p HOST:CONTAINER`), and answering HTTP \
+on that port as the app does. A container stopped because the compose step now holds that \
+host port is fine. When the host port is taken by something else on the machine (macOS's \
+AirPlay receiver listens there), the learner's other port is accepted, with a note.\n\nWhy: \
+`-p` is the step learners get wrong most (only the container port, the wrong host port, \
+none), followed by running in the foreground and stopping it with Ctrl-C, and running an \
+image built before their last change.";
 
-const COMPOSE_PROJECT: &str = "com.docker.compose.project";
+/// The parameters of a `container` check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The image the learner runs.
+    pub image: String,
+    /// The container port the app listens on.
+    pub container_port: u16,
+    /// The host port the lesson publishes it on.
+    pub host_port: u16,
+    /// What the published port must answer.
+    pub http: HttpExpect,
+}
+impl Kind for Spec {
+    fn needs(&self) -> Needs {
+        Needs::ENGINE.and_port(self.host_port)
+    }
+    fn makes(&self) -> Makes {
+        Makes::image(&self.image)
+    }
+    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
+        check(
+            ctx,
+            step,
+            &self.image,
+            self.container_port,
+            self.host_port,
+            &self.http,
+        )
+        .await
+    }
+}
+
 
 fn is_compose(c: &ContainerSummary) -> bool {
-    c.labels.contains_key(COMPOSE_PROJECT)
+    c.labels.contains_key(compose_label::PROJECT)
 }
 
 /// Grade the learner's own `docker run`.
@@ -80,15 +115,15 @@ pub async fn check(
             mine.push(c);
         }
     }
-    let compose_holds_port = all.iter().any(|c| is_compose(c) && c.state == "running");
+    let compose_holds_port = all.iter().any(|c| is_compose(c) && c.state == ContainerState::Running);
     let run_cmd = format!("docker run -d -p {host_port}:{port} {repo}");
 
     // Prefer a running container from the current image, then any from it, then older builds.
     let pick = mine
         .iter()
-        .find(|c| c.image_id == app.id && c.state == "running")
+        .find(|c| c.image_id == app.id && c.state == ContainerState::Running)
         .or_else(|| mine.iter().find(|c| c.image_id == app.id))
-        .or_else(|| mine.iter().find(|c| c.state == "running"))
+        .or_else(|| mine.iter().find(|c| c.state == ContainerState::Running))
         .or_else(|| mine.first());
     let Some(summary) = pick else {
         return vec![
@@ -157,7 +192,7 @@ pub async fn check(
         )),
         Some(p) => {
             let someone_else = host_port_taken(host_port)
-                && !all.iter().any(|x| x.state == "running" && x.id != c.id);
+                && !all.iter().any(|x| x.state == ContainerState::Running && x.id != c.id);
             if someone_else {
                 out.push(CheckResult::warn(format!("{step}.ports"), format!("published on host port {p}, because port {host_port} is taken on this machine by another program (on macOS, the AirPlay receiver): accepted")));
             } else {
@@ -186,7 +221,7 @@ pub async fn check(
                 c.restart_count, c.exit_code
             ),
         );
-        if let Some((why, fix)) = diagnose(&log, c.exit_code) {
+        if let Some((why, fix)) = diagnose(&log, c.exit_code, port) {
             r = r.found(why).hint(fix);
         }
         out.push(r.detail(format!("last log lines:\n{log}")));
@@ -197,13 +232,13 @@ pub async fn check(
             out.push(CheckResult::pass(&id, format!("container {name} was run detached and is stopped now: the compose service holds port {host_port}, as it should")));
             return out;
         }
-        if c.attached && c.status == "exited" {
+        if c.attached && c.status == ContainerState::Exited {
             out.push(CheckResult::fail(&id, format!("container {name} was started in the foreground (no -d) and has stopped (Ctrl-C or a closed terminal stops it)"))
                 .expected(run_cmd.clone())
                 .hint(format!("run it detached: `{run_cmd}`")));
             return out;
         }
-        out.push(stopped(&engine, &c, &id, &run_cmd).await);
+        out.push(stopped(&engine, &c, &id, &run_cmd, port).await);
         return out;
     }
     if c.attached {
@@ -227,7 +262,7 @@ pub async fn check(
             let mut r = CheckResult::fail(&id, format!("container {name} is running but http://localhost:{p}{} does not answer as the app does", http.path))
                 .expected(format!("HTTP {}", http.status))
                 .found(how);
-            if let Some((why, fix)) = diagnose(&log, 0) {
+            if let Some((why, fix)) = diagnose(&log, 0, port) {
                 r.message = format!("{}: {why}", r.message);
                 r = r.hint(fix);
             } else {
@@ -244,6 +279,7 @@ async fn stopped(
     c: &Container,
     id: &str,
     run_cmd: &str,
+    port: u16,
 ) -> CheckResult {
     let log = engine.logs_tail(&c.id, 15).await.unwrap_or_default();
     let mut r = CheckResult::fail(
@@ -261,7 +297,7 @@ async fn stopped(
             .found(c.error.clone())
             .hint("another container or program holds that host port: stop it (`docker ps`), or pick a free host port");
     }
-    if let Some((why, fix)) = diagnose(&format!("{}\n{log}", c.error), c.exit_code) {
+    if let Some((why, fix)) = diagnose(&format!("{}\n{log}", c.error), c.exit_code, port) {
         r = r.found(why).hint(fix);
     } else {
         r = r.hint(format!(

@@ -1,29 +1,62 @@
 //! Kind `dockerfile`: the workspace's `Dockerfile` says what the lesson asks, by meaning.
 //!
-//! What it checks: the base image; `WORKDIR`; the dependency file copied and installed with
-//! `pip install --no-cache-dir -r` *before* the rest of the code is copied; the code copied;
-//! the environment (`ENV` in either form, one instruction or several); `EXPOSE`; and a `CMD` in
-//! exec form that runs gunicorn bound to `0.0.0.0` on the app's port serving the app.
-//! Each finding carries its `line:column`, what was expected, what was found, and the fix.
-//!
-//! Why: each of these is a mistake learners make that Docker accepts silently and that shows up
-//! later as a container that exits, a port that answers nothing, or a cache that never hits.
-//! Good practice beyond the lesson (a `.dockerignore` that keeps `.git`, virtual environments and
-//! `__pycache__` out of the image) is reported as warnings that do not fail the step.
+//! What it checks and why is [`DOC`]: the one text that rustdoc, `lab kinds` and the book's
+//! reference page all show.
 
+use serde::Deserialize;
+
+use super::{Kind, Needs};
 use std::collections::BTreeMap;
 
 use super::Ctx;
 use crate::dockerfile::{self as df, CmdFact, Facts};
-use crate::lab::DockerfileSpec;
 use crate::report::CheckResult;
 
-/// This module's documentation, for `lab kinds` and the book.
-pub const DOC: &str = "The workspace's Dockerfile says what the lesson asks, by meaning: base image, WORKDIR, requirements installed with pip --no-cache-dir before the code is copied, the code copied, ENV (either form), EXPOSE, and an exec-form CMD running gunicorn on 0.0.0.0 serving the app. Each finding has its line:column, expected vs found, and the fix. A .dockerignore missing .git, virtual environments or __pycache__ is a warning.";
+/// What this kind checks and why.
+pub const DOC: &str = "What it checks: the base image; `WORKDIR`; the dependency file copied and installed with \
+`pip install --no-cache-dir -r` *before* the rest of the code is copied; the code copied; \
+the environment (`ENV` in either form, one instruction or several); `EXPOSE`; and a `CMD` in \
+exec form that runs gunicorn bound to `0.0.0.0` on the app's port serving the app. Each \
+finding carries its `line:column`, what was expected, what was found, and the fix.\n\nWhy: \
+each of these is a mistake learners make that Docker accepts silently and that shows up \
+later as a container that exits, a port that answers nothing, or a cache that never hits. \
+Good practice beyond the lesson (a `.dockerignore` that keeps `.git`, virtual environments \
+and `__pycache__` out of the image) is reported as warnings that do not fail the step.";
+
+/// The parameters of a `dockerfile` check: what the lesson's Dockerfile must say.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The image the lesson builds FROM.
+    pub base_image: String,
+    /// The expected `WORKDIR`.
+    pub workdir: String,
+    /// The dependency file copied and installed before the code.
+    pub requirements: String,
+    /// Environment the image must set.
+    pub env: BTreeMap<String, String>,
+    /// The port the app listens on, to `EXPOSE`.
+    pub port: u16,
+    /// The exec-form command.
+    pub cmd: Vec<String>,
+    /// Paths a `.dockerignore` should keep out of the image (good practice: warnings).
+    pub dockerignore: Vec<String>,
+}
+impl Kind for Spec {
+    fn needs(&self) -> Needs {
+        Needs {
+            base_image: Some(self.base_image.clone()),
+            ..Needs::default()
+        }
+    }
+    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
+        check(ctx, step, self)
+    }
+}
 
 /// Grade `dir/Dockerfile` against the lab's parameters.
-pub fn check(ctx: &Ctx, step: &str, spec: &DockerfileSpec) -> Vec<CheckResult> {
-    let DockerfileSpec {
+pub fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
+    let Spec {
         base_image,
         workdir,
         requirements,
@@ -237,7 +270,7 @@ fn copies_everything(sources: &[String]) -> bool {
 fn check_copy_code(f: &Facts, id: &str) -> CheckResult {
     match f.copies.iter().find(|c| copies_everything(&c.sources)) {
         Some(c) => CheckResult::pass(id, format!("the code is copied ({} {})", c.sources.join(" "), c.dest)).at(at(c.pos)),
-        None => CheckResult::fail(id, "the application code is never copied into the image, so gunicorn cannot import src.main")
+        None => CheckResult::fail(id, "the application code is never copied into the image, so the command cannot import it")
             .expected("COPY . .")
             .hint("after the pip install, add `COPY . .` to copy the project into the working directory"),
     }
@@ -400,7 +433,7 @@ fn check_cmd(f: &Facts, id: &str, want: &[String], port: u16) -> CheckResult {
     if let Some(joined) = args.iter().find(|a| a.contains(' ')) {
         return r(format!("the array element {joined:?} holds a space: exec form passes it as one argument, so gunicorn misreads it and exits"))
             .found(format!("CMD {}", serde_json::to_string(args).unwrap_or_default()))
-            .hint("split every flag and value into its own element: \"--bind\", \"0.0.0.0:5000\"");
+            .hint(format!("split every flag and value into its own element: \"--bind\", \"0.0.0.0:{port}\""));
     }
     let found = format!("CMD {}", serde_json::to_string(args).unwrap_or_default());
     let Some(g) = read_gunicorn(args) else {
@@ -428,7 +461,7 @@ fn check_cmd(f: &Facts, id: &str, want: &[String], port: u16) -> CheckResult {
     }
     match g.app.as_deref() {
         Some(a) if a == want_app => CheckResult::pass(id, format!("CMD runs gunicorn on {want_bind} serving {want_app} (exec form)")).at(at(*pos)),
-        Some(a) => r(format!("gunicorn serves {a:?}, but the app is {want_app:?} (module src/main.py, variable app): gunicorn will fail to import it"))
+        Some(a) => r(format!("gunicorn serves {a:?}, but the app is {want_app:?} (MODULE:VARIABLE): gunicorn will fail to import it"))
             .found(found)
             .hint(format!("the last element must be \"{want_app}\"")),
         None => r("gunicorn is not told which app to serve".into())

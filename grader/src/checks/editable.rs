@@ -1,16 +1,9 @@
 //! Kind `editable`: the app is installed in editable mode into the learner's Python, and serves.
 //!
-//! What it checks, in the learner's Python (`--python`, else `$VIRTUAL_ENV`, else `./.venv` or
-//! `./venv`, else `python3`): the distribution is installed; its `direct_url.json` (PEP 610)
-//! says `"dir_info": {"editable": true}` and points at this workspace; the app's module
-//! resolves to the workspace's file (so an edit to `src/pattern.py` is live); and the built-in
-//! runtime starts the app under gunicorn from that environment on a free loopback port (from
-//! an empty directory, so only the installed package can be imported), probes it and stops it.
-//! It explains `pip install .` without `-e`, another interpreter, and another copy of the code.
-//!
-//! Why: an editable install is what makes "change the code, see it at once" work; a plain
-//! install silently freezes a copy, and a second Python on the machine hides the real one.
+//! What it checks and why is [`DOC`]: the one text that rustdoc, `lab kinds` and the book's
+//! reference page all show.
 
+use super::{Kind, Needs};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -24,8 +17,50 @@ use crate::http::{free_loopback_port, matches_expectation, probe};
 use crate::lab::HttpExpect;
 use crate::report::CheckResult;
 
-/// This module's documentation, for `lab kinds` and the book.
-pub const DOC: &str = "In the learner's Python (--python, $VIRTUAL_ENV, ./.venv, ./venv, python3): the distribution's direct_url.json says editable and points at the workspace, its module resolves to the workspace's file, and the built-in runtime serves the app under gunicorn from that environment on a free loopback port, probes it and stops it. Explains pip install . without -e, another interpreter, another copy of the code.";
+/// What this kind checks and why.
+pub const DOC: &str = "What it checks, in the learner's Python (`--python`, else `$VIRTUAL_ENV`, else `./.venv` or \
+`./venv`, else `python3`): the distribution is installed; its `direct_url.json` (PEP 610) \
+says `\"dir_info\": {\"editable\": true}` and points at this workspace; the app's module \
+resolves to the workspace's file (so an edit in the workspace is live); and the built-in \
+runtime starts the app under gunicorn from that environment on a free loopback port (from an \
+empty directory, so only the installed package can be imported), probes it and stops it. It \
+explains `pip install .` without `-e`, another interpreter, and another copy of the \
+code.\n\nWhy: an editable install is what makes \"change the code, see it at once\" work; a \
+plain install silently freezes a copy, and a second Python on the machine hides the real \
+one.";
+
+/// The parameters of an `editable` check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The distribution name in `pyproject.toml`.
+    pub distribution: String,
+    /// A module that must resolve to the workspace's file.
+    pub module: String,
+    /// The Gunicorn application to serve, e.g. `src.main:app`.
+    pub app: String,
+    /// What the app must answer.
+    pub http: HttpExpect,
+}
+impl Kind for Spec {
+    fn needs(&self) -> Needs {
+        Needs {
+            python: true,
+            ..Needs::default()
+        }
+    }
+    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
+        check(
+            ctx,
+            step,
+            &self.distribution,
+            &self.module,
+            &self.app,
+            &self.http,
+        )
+        .await
+    }
+}
 
 const INSPECT: &str = r#"
 import json, sys, importlib.util
@@ -345,7 +380,7 @@ async fn serve(ctx: &Ctx, id: &str, python: &Path, app: &str, http: &HttpExpect)
                 .collect();
             CheckResult::fail(id, format!("gunicorn from this environment did not serve {app}"))
                 .found(how)
-                .hint("run `gunicorn --bind 127.0.0.1:5000 src.main:app` in the activated environment to see why")
+                .hint(format!("run `gunicorn --bind 127.0.0.1:8000 {app}` in the activated environment to see why"))
                 .detail(format!("last log lines:\n{}", tail.join("\n")))
         }
     }

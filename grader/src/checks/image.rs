@@ -1,15 +1,11 @@
 //! Kind `image`: the learner built the image, under the lesson's name, from this workspace.
 //!
-//! What it checks: the image (`python-docker-app:latest`) exists; its layers start with the base
-//! image's layers (it was built FROM it); its config (working dir, environment, exposed port,
-//! command) matches what the workspace's Dockerfile asks, so it was built from *this* Dockerfile
-//! and not an older version of it; and it is not older than the Dockerfile or the code.
-//! When the image is missing, it looks for an image built from this Dockerfile under another
-//! name (`-t python-app`, or no `-t` at all) and says so.
-//!
-//! Why: `docker build` without `-t`, with a typo in the name, or from another directory leaves
-//! the learner with an image the next steps cannot find, and a stale image runs old code.
+//! What it checks and why is [`DOC`]: the one text that rustdoc, `lab kinds` and the book's
+//! reference page all show.
 
+use serde::Deserialize;
+
+use super::{Kind, Makes, Needs};
 use std::collections::HashSet;
 
 use super::{compare_content, engine_error, Ctx};
@@ -17,8 +13,38 @@ use crate::dockerfile;
 use crate::engine::Image;
 use crate::report::CheckResult;
 
-/// This module's documentation, for `lab kinds` and the book.
-pub const DOC: &str = "The image exists under the lesson's name, its layers start with the base image's layers, its config (working dir, env, exposed port, command) matches the workspace's Dockerfile, and it is not older than the Dockerfile or the code. A missing image is looked for under other names.";
+/// What this kind checks and why.
+pub const DOC: &str = "What it checks: the image the lab names (`image`) exists; its layers start with the base \
+image's layers (it was built FROM it); its config (working dir, environment, exposed port, \
+command) matches what the workspace's Dockerfile asks, so it was built from *this* \
+Dockerfile and not an older version of it; and it is not older than the Dockerfile or the \
+code. When the image is missing, it looks for an image built from this Dockerfile under \
+another name (a typo in `-t`, or no `-t` at all) and says so.\n\nWhy: `docker build` without \
+`-t`, with a typo in the name, or from another directory leaves the learner with an image \
+the next steps cannot find, and a stale image runs old code.";
+
+/// The parameters of an `image` check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The image reference the learner builds, e.g. `python-docker-app:latest`.
+    pub image: String,
+    /// The base image its layers must start with.
+    pub base_image: String,
+    /// Workspace paths whose changes make the image stale.
+    pub sources: Vec<String>,
+}
+impl Kind for Spec {
+    fn needs(&self) -> Needs {
+        Needs::ENGINE
+    }
+    fn makes(&self) -> Makes {
+        Makes::image(&self.image)
+    }
+    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
+        check(ctx, step, &self.image, &self.base_image, &self.sources).await
+    }
+}
 
 /// Does this image's config look like what `facts` would build?
 fn config_differences(image: &Image, facts: &dockerfile::Facts) -> Vec<(String, String, String)> {

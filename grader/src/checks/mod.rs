@@ -1,30 +1,138 @@
-//! The catalogue of check kinds, one module each, and the runner that grades a lab's steps.
+//! The registry of check kinds, one module each, and the runner that grades a lab's steps.
 //!
-//! A kind's module doc comment says what it checks and why; `lab kinds` prints them and the
-//! book's reference page is generated from them. Each kind is an async function from the
-//! shared [`Ctx`] and its parameters (from the lab file) to a list of [`CheckResult`]s.
+//! A kind is one file, `checks/<kind>.rs`, plus one word in the [`kinds!`] line below. The file
+//! owns everything about the kind: its `Spec` (its parameters, deserialized from `lab.toml`),
+//! its `DOC` (the one text `lab kinds`, rustdoc and the book show), and its [`Kind`] impl:
+//! what it [`Needs`] (for `lab doctor`), what it [`Makes`] (for `lab reset`), and its check,
+//! an async function from the shared [`Ctx`] to a list of [`CheckResult`]s. The lab loader,
+//! the runner, `reset`, `doctor` and the catalogue read the registry and nothing else.
 //! Steps run concurrently; the slow parts (probe container, host gunicorn) overlap.
-
-pub mod compose;
-pub mod container;
-pub mod dockerfile;
-pub mod editable;
-pub mod image;
-pub mod probe;
-pub mod push;
-pub mod tag;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
-use futures_util::future::join_all;
 use tokio::sync::OnceCell;
 
 use crate::cleanup::Cleanup;
 use crate::engine::{Engine, EngineError, Image};
-use crate::lab::{CheckSpec, Lab, Step};
-use crate::report::{step_status, CheckResult, StepReport};
+use crate::grade::{Cache, EngineState};
+use crate::report::CheckResult;
+
+/// What a check needs from the machine; `lab doctor LAB` checks the union over the lab.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// A container engine.
+    pub engine: bool,
+    /// Docker Compose.
+    pub compose: bool,
+    /// A Python with venv and pip on the host.
+    pub python: bool,
+    /// A base image that must be present or pullable.
+    pub base_image: Option<String>,
+    /// A registry (`host:port`) that must answer.
+    pub registry: Option<String>,
+    /// A host port that must be free for the learner's container.
+    pub host_port: Option<u16>,
+}
+
+impl Needs {
+    /// Only the engine.
+    pub const ENGINE: Needs = Needs {
+        engine: true,
+        compose: false,
+        python: false,
+        base_image: None,
+        registry: None,
+        host_port: None,
+    };
+
+    /// The same needs plus a host port.
+    pub fn and_port(self, port: u16) -> Needs {
+        Needs {
+            host_port: Some(port),
+            ..self
+        }
+    }
+}
+
+/// What the learner makes in the engine for a check, so `lab reset` can remove it (and only it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Makes {
+    /// Repositories (last path component) whose tags, containers and registry tags are the lab's.
+    pub repositories: Vec<String>,
+    /// The workspace's Compose project.
+    pub compose_project: bool,
+}
+
+impl Makes {
+    /// The repository of an image reference.
+    pub fn image(reference: &str) -> Makes {
+        Makes::repository(crate::reference::Reference::parse(reference).name())
+    }
+    /// A repository by name.
+    pub fn repository(name: &str) -> Makes {
+        Makes {
+            repositories: vec![name.to_string()],
+            compose_project: false,
+        }
+    }
+}
+
+/// A check kind: implemented by each kind's `Spec`.
+#[allow(async_fn_in_trait)]
+pub trait Kind {
+    /// What the check needs from the machine.
+    fn needs(&self) -> Needs;
+    /// What the learner makes for this check.
+    fn makes(&self) -> Makes {
+        Makes::default()
+    }
+    /// Grade one step's check; every finding is a value, never a panic.
+    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult>;
+}
+
+/// The registry: one line names every kind. It declares the modules, the `kind`-tagged
+/// [`CheckSpec`] that lab files deserialize into, its dispatch, and the [`CATALOGUE`].
+macro_rules! kinds {
+    ($($kind:ident),* $(,)?) => {
+        $(pub mod $kind;)*
+
+        /// A check in a lab file: `kind = "<name>"` plus that kind's parameters (its `Spec`).
+        #[derive(Debug, Clone, serde::Deserialize)]
+        #[serde(tag = "kind")]
+        #[allow(non_camel_case_types)]
+        pub enum CheckSpec {
+            $(
+                #[doc = concat!("See [`", stringify!($kind), "`].")]
+                $kind($kind::Spec),
+            )*
+        }
+
+        impl CheckSpec {
+            /// The kind's name as written in lab files.
+            pub fn kind(&self) -> &'static str {
+                match self { $(CheckSpec::$kind(_) => stringify!($kind),)* }
+            }
+            /// What the check needs from the machine.
+            pub fn needs(&self) -> Needs {
+                match self { $(CheckSpec::$kind(s) => s.needs(),)* }
+            }
+            /// What the learner makes for it.
+            pub fn makes(&self) -> Makes {
+                match self { $(CheckSpec::$kind(s) => s.makes(),)* }
+            }
+            /// Run the check for a step.
+            pub async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
+                match self { $(CheckSpec::$kind(s) => s.check(ctx, step).await,)* }
+            }
+        }
+
+        /// Every kind's name and its `DOC`, in registry order, for `lab kinds` and the book.
+        pub const CATALOGUE: &[(&str, &str)] = &[$((stringify!($kind), $kind::DOC),)*];
+    };
+}
+
+kinds!(dockerfile, image, probe, container, tag, push, compose, editable);
 
 /// Everything a check may look at, shared by all checks of one run.
 pub struct Ctx {
@@ -34,18 +142,27 @@ pub struct Ctx {
     pub python: Option<PathBuf>,
     /// `--image`: the tag to grade when there are several.
     pub image_ref: Option<String>,
-    /// The engine, or why it could not be reached.
-    pub engine: Result<Arc<dyn Engine>, EngineError>,
+    /// The engine, or why there is none.
+    pub engine: EngineState,
     /// What this run started and must remove.
     pub cleanup: Arc<Cleanup>,
     /// The tag chosen for the tag and push steps, decided once.
     pub chosen_tag: OnceCell<Option<String>>,
+    /// Verdicts keyed by immutable ids, shared across the runs of a session.
+    pub cache: Arc<Cache>,
 }
 
 impl Ctx {
     /// The engine, or an `error` result saying it is unreachable.
     pub fn engine(&self, id: &str) -> Result<&Arc<dyn Engine>, CheckResult> {
-        self.engine.as_ref().map_err(|e| engine_error(id, e))
+        match &self.engine {
+            EngineState::Connected { engine, .. } => Ok(engine),
+            EngineState::Unreachable { error, .. } => Err(engine_error(id, error)),
+            EngineState::NotNeeded => Err(CheckResult::error(
+                id,
+                "this check needs the engine, but the run did not connect to it (a bug in the kind's `needs`)",
+            )),
+        }
     }
 
     /// Inspect an image; an engine failure becomes an `error` result.
@@ -60,73 +177,6 @@ impl Ctx {
 /// An `error` result for an engine failure, with what to do.
 pub fn engine_error(id: &str, e: &EngineError) -> CheckResult {
     CheckResult::error(id, e.to_string()).hint(e.advice())
-}
-
-/// Run one check spec for a step.
-pub async fn run_check(ctx: &Ctx, step: &str, spec: &CheckSpec) -> Vec<CheckResult> {
-    match spec {
-        CheckSpec::Dockerfile(spec) => dockerfile::check(ctx, step, spec),
-        CheckSpec::Image {
-            image,
-            base_image,
-            sources,
-        } => image::check(ctx, step, image, base_image, sources).await,
-        CheckSpec::Container {
-            image,
-            container_port,
-            host_port,
-            http,
-        } => container::check(ctx, step, image, *container_port, *host_port, http).await,
-        CheckSpec::Probe {
-            image,
-            container_port,
-            memory_mib,
-            http,
-        } => probe::check(ctx, step, image, *container_port, *memory_mib, http).await,
-        CheckSpec::Tag {
-            source,
-            repository,
-            tag,
-        } => tag::check(ctx, step, source, repository, tag).await,
-        CheckSpec::Push { repository, tag } => push::check(ctx, step, repository, tag).await,
-        CheckSpec::Compose {
-            container_port,
-            host_port,
-            http,
-            sources,
-        } => compose::check(ctx, step, *container_port, *host_port, http, sources).await,
-        CheckSpec::Editable {
-            distribution,
-            module,
-            app,
-            http,
-        } => editable::check(ctx, step, distribution, module, app, http).await,
-    }
-}
-
-async fn run_step(ctx: &Ctx, step: &Step) -> StepReport {
-    let start = Instant::now();
-    let results = join_all(step.checks.iter().map(|c| run_check(ctx, &step.id, c))).await;
-    let checks: Vec<CheckResult> = results.into_iter().flatten().collect();
-    StepReport {
-        id: step.id.clone(),
-        title: step.title.clone(),
-        status: step_status(&checks),
-        book: step.book.clone(),
-        checks,
-        hint: step.hints[0].clone(),
-        duration_ms: start.elapsed().as_millis() as u64,
-    }
-}
-
-/// Grade the chosen steps of a lab (all when `only` is empty), concurrently, in lab order.
-pub async fn run_lab(ctx: &Ctx, lab: &Lab, only: &[String]) -> Vec<StepReport> {
-    let steps: Vec<&Step> = lab
-        .steps
-        .iter()
-        .filter(|s| only.is_empty() || only.contains(&s.id))
-        .collect();
-    join_all(steps.into_iter().map(|s| run_step(ctx, s))).await
 }
 
 /// Whether two paths name the same existing directory or file.
@@ -174,45 +224,16 @@ pub async fn probe_container(
     .await
 }
 
-/// The doc comment of each check kind, for `lab kinds` and the book.
-pub fn catalogue() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("dockerfile", dockerfile::DOC),
-        ("image", image::DOC),
-        ("probe", probe::DOC),
-        ("container", container::DOC),
-        ("tag", tag::DOC),
-        ("push", push::DOC),
-        ("compose", compose::DOC),
-        ("editable", editable::DOC),
-    ]
-}
-
-/// Workspace files under `sources` (directories walked; caches, dot-files and egg-info skipped),
-/// as paths relative to the workspace.
+/// Workspace files under `sources` (directories walked by [`crate::walk`], which skips
+/// caches and virtual environments), as paths relative to the workspace.
 pub fn source_files(dir: &std::path::Path, sources: &[String]) -> Vec<String> {
-    fn walk(base: &std::path::Path, rel: &str, out: &mut Vec<String>) {
-        let p = base.join(rel);
-        if p.is_dir() {
-            let Ok(rd) = std::fs::read_dir(&p) else {
-                return;
-            };
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().to_string();
-                if name == "__pycache__" || name.starts_with('.') || name.ends_with(".egg-info") {
-                    continue;
-                }
-                walk(base, &format!("{rel}/{name}"), out);
-            }
-        } else if p.is_file() {
-            out.push(rel.to_string());
-        }
-    }
-    let mut out = Vec::new();
-    for s in sources {
-        walk(dir, s, &mut out);
-    }
+    let mut out: Vec<String> = sources
+        .iter()
+        .flat_map(|s| crate::walk::files(dir, std::path::Path::new(s), 5_000))
+        .map(|p| p.to_string_lossy().to_string())
+        .collect();
     out.sort();
+    out.dedup();
     out
 }
 
@@ -280,9 +301,13 @@ mod tests {
             dir: std::env::temp_dir(),
             python: None,
             image_ref: None,
-            engine: Ok(Arc::new(engine)),
+            engine: EngineState::Connected {
+                engine: Arc::new(engine),
+                line: "fake".into(),
+            },
             cleanup: Arc::new(Cleanup::default()),
             chosen_tag: OnceCell::new(),
+            cache: Arc::default(),
         }
     }
 
@@ -343,7 +368,7 @@ mod tests {
             id: "c1".into(),
             name: "web".into(),
             image_id: "sha256:aaa".into(),
-            status: "restarting".into(),
+            status: crate::engine::ContainerState::Restarting,
             restarting: true,
             restart_count: 4,
             exit_code: 127,

@@ -1,26 +1,62 @@
 //! Kind `probe`: the built-in runtime proves the image serves, whatever the learner's containers.
 //!
-//! What it checks: a container started by `lab` from the image (labelled as the grader's,
-//! memory- and CPU-limited, its port published on a free loopback port) answers HTTP as the
-//! app does within a deadline. The probe stops waiting the moment the container exits, and
-//! then reports the exit code, the last log lines, and what they mean (gunicorn cannot import
-//! the app, is not installed, binds 127.0.0.1, ...). The probe container is always removed:
-//! on success, failure, timeout, panic, Ctrl-C and SIGTERM (see `cleanup`).
-//!
-//! Why: a learner's `docker run` may be missing, stopped, or on another port; the probe
-//! separates "the image is broken" from "the container was run the wrong way".
+//! What it checks and why is [`DOC`]: the one text that rustdoc, `lab kinds` and the book's
+//! reference page all show.
 
+use serde::Deserialize;
+
+use super::{Kind, Makes, Needs};
 use super::{engine_error, probe_container, Ctx};
 use crate::engine::ProbeSpec;
 use crate::http::{matches_expectation, Attempt};
 use crate::lab::HttpExpect;
 use crate::report::CheckResult;
 
-/// This module's documentation, for `lab kinds` and the book.
-pub const DOC: &str = "The built-in runtime starts a labelled, resource-limited probe container from the image on a free loopback port and waits for the app's HTTP answer within a deadline; if the container exits it reports the exit code, the log tail and what they mean. The probe is always removed.";
+/// What this kind checks and why.
+pub const DOC: &str = "What it checks: a container started by `lab` from the image (labelled as the grader's, \
+memory- and CPU-limited, its port published on a free loopback port) answers HTTP as the app \
+does within a deadline. The probe stops waiting the moment the container exits, and then \
+reports the exit code, the last log lines, and what they mean (gunicorn cannot import the \
+app, is not installed, binds 127.0.0.1, ...). The probe container is always removed: on \
+success, failure, timeout, panic, Ctrl-C and SIGTERM (see `cleanup`).\n\nWhy: a learner's \
+`docker run` may be missing, stopped, or on another port; the probe separates \"the image is \
+broken\" from \"the container was run the wrong way\".";
+
+/// The parameters of a `probe` check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The image to start.
+    pub image: String,
+    /// The container port the app listens on.
+    pub container_port: u16,
+    /// Memory limit of the probe container, in MiB.
+    pub memory_mib: i64,
+    /// What the app must answer.
+    pub http: HttpExpect,
+}
+impl Kind for Spec {
+    fn needs(&self) -> Needs {
+        Needs::ENGINE
+    }
+    fn makes(&self) -> Makes {
+        Makes::image(&self.image)
+    }
+    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
+        check(
+            ctx,
+            step,
+            &self.image,
+            self.container_port,
+            self.memory_mib,
+            &self.http,
+        )
+        .await
+    }
+}
 
 /// Read a container's death: what the log and exit code say, and the fix.
-pub fn diagnose(log: &str, exit_code: i64) -> Option<(String, String)> {
+pub fn diagnose(log: &str, exit_code: i64, port: u16) -> Option<(String, String)> {
     let l = log;
     if l.contains("executable file not found") || exit_code == 127 {
         return Some((
@@ -31,13 +67,13 @@ pub fn diagnose(log: &str, exit_code: i64) -> Option<(String, String)> {
     if l.contains("Failed to find attribute") {
         return Some((
             "gunicorn imported the module but found no such application variable".into(),
-            "the app is `src.main:app`: module src/main.py, variable app".into(),
+            "gunicorn's last argument is MODULE:VARIABLE: check both names against the code".into(),
         ));
     }
     if l.contains("No module named '-") {
         return Some((
             "gunicorn took a flag for the app's name: a flag and its value share one array element".into(),
-            "give each flag and value its own element: [\"gunicorn\",\"--bind\",\"0.0.0.0:5000\",\"src.main:app\"]".into(),
+            format!("give each flag and value its own element: [\"gunicorn\",\"--bind\",\"0.0.0.0:{port}\",\"MODULE:app\"]"),
         ));
     }
     if l.contains("No module named") || l.contains("ModuleNotFoundError") {
@@ -48,26 +84,26 @@ pub fn diagnose(log: &str, exit_code: i64) -> Option<(String, String)> {
             .unwrap_or_default();
         return Some((
             format!("gunicorn cannot import the app: {what}"),
-            "check the app path in CMD (`src.main:app`), that `COPY . .` copies src/, and PYTHONPATH=/app".into(),
+            "check the app path in CMD (MODULE:VARIABLE), that `COPY . .` copies the code, and PYTHONPATH".into(),
         ));
     }
     if l.contains("Listening at: http://127.0.0.1") || l.contains("Listening at: http://localhost")
     {
         return Some((
             "gunicorn listens on 127.0.0.1 inside the container, which the published port cannot reach".into(),
-            "bind all interfaces: \"--bind\", \"0.0.0.0:5000\"".into(),
+            format!("bind all interfaces: \"--bind\", \"0.0.0.0:{port}\""),
         ));
     }
-    if l.contains("Listening at: http://") && !l.contains(":5000") {
+    if l.contains("Listening at: http://") && !l.contains(&format!(":{port}")) {
         return Some((
             "gunicorn listens on another port than the one the app publishes".into(),
-            "use \"--bind\", \"0.0.0.0:5000\"".into(),
+            format!("use \"--bind\", \"0.0.0.0:{port}\""),
         ));
     }
     if l.contains("Error: No application module specified") || l.contains("usage: gunicorn") {
         return Some((
             "gunicorn could not read its command line (a flag and its value in one array element?)".into(),
-            "give each flag and value its own element: [\"gunicorn\",\"--bind\",\"0.0.0.0:5000\",\"src.main:app\"]".into(),
+            format!("give each flag and value its own element: [\"gunicorn\",\"--bind\",\"0.0.0.0:{port}\",\"MODULE:app\"]"),
         ));
     }
     if exit_code == 137 {
@@ -94,7 +130,7 @@ pub async fn check(
         Ok(e) => e.clone(),
         Err(r) => return vec![r],
     };
-    match ctx.image(&id, image).await {
+    let image_id = match ctx.image(&id, image).await {
         Err(r) => return vec![r],
         Ok(None) => {
             return vec![
@@ -102,7 +138,10 @@ pub async fn check(
                     .hint("do the build step first"),
             ]
         }
-        Ok(Some(_)) => {}
+        Ok(Some(i)) => i.id,
+    };
+    if let Some(hit) = ctx.cache.probe(&image_id) {
+        return vec![hit];
     }
     let spec = ProbeSpec {
         image: image.to_string(),
@@ -116,7 +155,7 @@ pub async fn check(
             let msg = e.to_string();
             let mut r =
                 CheckResult::fail(&id, format!("a container from {image} cannot start: {msg}"));
-            if let Some((why, fix)) = diagnose(&msg, 0) {
+            if let Some((why, fix)) = diagnose(&msg, 0, port) {
                 r = r.found(why).hint(fix);
             } else {
                 r = engine_error(&id, &e);
@@ -129,6 +168,7 @@ pub async fn check(
     if engine.remove(&cid).await.is_ok() {
         ctx.cleanup.remove_container(&cid);
     }
+    ctx.cache.store_probe(&image_id, &result);
     vec![result]
 }
 
@@ -185,13 +225,13 @@ async fn probe_started(
             r = r
                 .expected(format!("HTTP {} on GET {}", http.status, http.path))
                 .found(result.last.describe());
-            if let Some((why, fix)) = diagnose(&log, if running { 0 } else { code }) {
+            if let Some((why, fix)) = diagnose(&log, if running { 0 } else { code }, port) {
                 r.message = format!("{}: {why}", r.message);
                 r = r.hint(fix);
             } else if matches!(result.last, Attempt::EmptyReply) {
-                r = r.hint("the port is published but nothing answers behind it: bind gunicorn to 0.0.0.0:5000");
+                r = r.hint(format!("the port is published but nothing answers behind it: bind gunicorn to 0.0.0.0:{port}"));
             } else {
-                r = r.hint("read the log below; try `docker run --rm -p 5000:5000 python-docker-app` to watch it start");
+                r = r.hint(format!("read the log below; try `docker run --rm -p {port}:{port} {image}` to watch it start"));
             }
             r.detail(format!("last log lines:\n{}", log.trim_end()))
         }

@@ -1,26 +1,69 @@
 //! Kind `push`: the registry named by the tag holds the image the learner built.
 //!
-//! What it checks: the registry in the tag (Docker Hub when the tag names none) has the tag,
-//! and its manifest digest equals the local image's `RepoDigests` entry for that repository,
-//! which the engine records when it pushes. It explains: not pushed (404), pushed an older build
-//! (digests differ, or the local image has no digest for that repository), registry unreachable,
-//! access denied.
-//!
-//! Why: "pushed" is a claim about another machine; the only proof is to ask the registry.
+//! What it checks and why is [`DOC`]: the one text that rustdoc, `lab kinds` and the book's
+//! reference page all show.
 
+use serde::Deserialize;
+
+use super::{Kind, Makes, Needs};
 use super::{image::short_id, Ctx};
 use crate::reference::Reference;
 use crate::registry::{manifest_digest, Lookup};
 use crate::report::CheckResult;
 
-/// This module's documentation, for `lab kinds` and the book.
-pub const DOC: &str = "The registry named by the tag (Docker Hub when none) has the tag, and its manifest digest equals the local image's RepoDigests entry for that repository. Explains not pushed, an older build pushed, registry unreachable, access denied.";
+/// What this kind checks and why.
+pub const DOC: &str = "What it checks: the registry in the tag (Docker Hub when the tag names none) has the tag, \
+and its manifest digest equals the local image's `RepoDigests` entry for that repository, \
+which the engine records when it pushes. It explains: not pushed (404), pushed an older \
+build (digests differ, or the local image has no digest for that repository), registry \
+unreachable, access denied.\n\nWhy: \"pushed\" is a claim about another machine; the only \
+proof is to ask the registry.";
+
+/// The parameters of a `push` check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The image that was tagged and pushed, e.g. `python-docker-app:latest`. Lab files of
+    /// format 1 had no such field; for them it is `<repository>:latest`.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// The repository name (last path component).
+    pub repository: String,
+    /// The tag pushed.
+    pub tag: String,
+    /// The local registry the lab pushes to (`host:port`), for `lab doctor`.
+    #[serde(default)]
+    pub registry: Option<String>,
+}
+impl Kind for Spec {
+    fn needs(&self) -> Needs {
+        Needs {
+            registry: self.registry.clone(),
+            ..Needs::ENGINE
+        }
+    }
+    fn makes(&self) -> Makes {
+        Makes::repository(&self.repository)
+    }
+    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
+        let source = self
+            .source
+            .clone()
+            .unwrap_or_else(|| format!("{}:latest", self.repository));
+        check(ctx, step, &source, &self.repository, &self.tag).await
+    }
+}
 
 /// Grade the push.
-pub async fn check(ctx: &Ctx, step: &str, repository: &str, tag: &str) -> Vec<CheckResult> {
+pub async fn check(
+    ctx: &Ctx,
+    step: &str,
+    source: &str,
+    repository: &str,
+    tag: &str,
+) -> Vec<CheckResult> {
     let id = format!("{step}.registry");
-    let source = format!("{repository}:latest");
-    let src_id = match ctx.image(&id, &source).await {
+    let src_id = match ctx.image(&id, source).await {
         Err(r) => return vec![r],
         Ok(i) => i.map(|i| i.id).unwrap_or_default(),
     };

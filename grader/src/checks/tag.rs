@@ -1,21 +1,47 @@
 //! Kind `tag`: a versioned, namespaced tag points at the image the learner built.
 //!
-//! What it checks: some `[REGISTRY/]NAMESPACE/python-docker-app:v1` exists and has the same image
-//! id as `python-docker-app:latest`. `--image REF` picks the tag when there are several.
-//! It explains a tag without a namespace (Docker Hub refuses the push), a tag made before a
-//! rebuild (the ids differ: a tag is a pointer, not a copy that follows the name), a typo in
-//! the repository name, and the wrong version.
-//!
-//! Why: tags are how releases are named and rolled back; a tag that points at the wrong image
-//! ships the wrong code with the right name.
+//! What it checks and why is [`DOC`]: the one text that rustdoc, `lab kinds` and the book's
+//! reference page all show.
 
+use serde::Deserialize;
+
+use super::{Kind, Makes, Needs};
 use super::image::short_id;
 use super::{engine_error, Ctx};
 use crate::reference::{edit_distance, Reference};
 use crate::report::CheckResult;
 
-/// This module's documentation, for `lab kinds` and the book.
-pub const DOC: &str = "Some [REGISTRY/]NAMESPACE/python-docker-app:v1 exists and is the same image id as python-docker-app:latest (--image picks one when there are several). Explains a missing namespace, a tag made before a rebuild, a typo in the repository name, the wrong version.";
+/// What this kind checks and why.
+pub const DOC: &str = "What it checks: some `[REGISTRY/]NAMESPACE/REPOSITORY:TAG` (the lab's `repository` and \
+`tag`) exists and has the same image id as the lab's `source` image. `--image REF` picks the \
+tag when there are several. It explains a tag without a namespace (Docker Hub refuses the \
+push), a tag made before a rebuild (the ids differ: a tag is a pointer, not a copy that \
+follows the name), a typo in the repository name, and the wrong version.\n\nWhy: tags are how \
+releases are named and rolled back; a tag that points at the wrong image ships the wrong \
+code with the right name.";
+
+/// The parameters of a `tag` check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The image the tag must point at.
+    pub source: String,
+    /// The repository name (last path component), e.g. `python-docker-app`.
+    pub repository: String,
+    /// The tag, e.g. `v1`.
+    pub tag: String,
+}
+impl Kind for Spec {
+    fn needs(&self) -> Needs {
+        Needs::ENGINE
+    }
+    fn makes(&self) -> Makes {
+        Makes::repository(&self.repository)
+    }
+    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
+        check(ctx, step, &self.source, &self.repository, &self.tag).await
+    }
+}
 
 /// All tags of the engine's images, with their image ids.
 async fn all_tags(ctx: &Ctx, id: &str) -> Result<Vec<(String, String)>, CheckResult> {

@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::check::{aborted, color_wanted, grade, verdict, Request};
-use super::{copy_tree, load_lab};
-use crate::exit;
+use super::check::color_wanted;
+use super::{copy_tree, load_lab, run_grade};
+use crate::error::{Error, Result};
+use crate::grade::{verdict, Request};
 use crate::report;
 
 fn compose_v1_available() -> bool {
@@ -38,23 +39,28 @@ fn run_shell(cmd: &str, dir: &Path, namespace: &str) -> bool {
 }
 
 /// `lab demo LAB [--dir] [--namespace]`.
-pub async fn run(lab_id: &str, dir: Option<PathBuf>, namespace: &str) -> i32 {
-    let lab = match load_lab(lab_id) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
+pub async fn run(lab_id: &str, dir: Option<PathBuf>, namespace: &str) -> Result {
+    // The namespace becomes part of image names in the commands the demo runs: it must be a
+    // registry path component, so it can never be anything else in a shell command.
+    if !valid_namespace(namespace) {
+        return Err(Error::Usage(format!(
+            "--namespace {namespace:?} is not a registry namespace: use lowercase letters, digits, and single '.', '_' or '-' between them"
+        )));
+    }
+    let lab = load_lab(lab_id)?;
     let dir = dir.unwrap_or_else(|| PathBuf::from(format!("{lab_id}-demo")));
     if dir.exists()
         && std::fs::read_dir(&dir)
             .map(|mut d| d.next().is_some())
             .unwrap_or(true)
     {
-        eprintln!("error: {} already exists and is not empty; the demo plays in a fresh directory (remove it, or pass --dir)", dir.display());
-        return exit::USAGE;
+        return Err(Error::Usage(format!("{} already exists and is not empty; the demo plays in a fresh directory (remove it, or pass --dir)", dir.display())));
     }
     if let Err(e) = std::fs::create_dir_all(&dir) {
-        eprintln!("error: cannot create {}: {e}", dir.display());
-        return exit::FAILED;
+        return Err(Error::Failed(format!(
+            "cannot create {}: {e}",
+            dir.display()
+        )));
     }
     let dir = dir.canonicalize().unwrap_or(dir);
     match copy_tree(&lab.dir.join(&lab.workspace), &dir, &lab.learner_files) {
@@ -64,8 +70,10 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, namespace: &str) -> i32 {
             files.len()
         ),
         Ok(Err(_)) | Err(_) => {
-            eprintln!("error: cannot copy the sample app into {}", dir.display());
-            return exit::FAILED;
+            return Err(Error::Failed(format!(
+                "cannot copy the sample app into {}",
+                dir.display()
+            )));
         }
     }
     let v1 = compose_v1_available();
@@ -76,8 +84,7 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, namespace: &str) -> i32 {
             let from = lab.dir.join("solution").join(f);
             println!("(writing {f})");
             if let Err(e) = std::fs::copy(&from, dir.join(f)) {
-                eprintln!("error: cannot write {f}: {e}");
-                return exit::FAILED;
+                return Err(Error::Failed(format!("cannot write {f}: {e}")));
             }
         }
         for c in &step.solution.commands {
@@ -86,36 +93,60 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, namespace: &str) -> i32 {
                 tag = rest.split_whitespace().last().map(String::from);
             }
             if !run_shell(&c, &dir, namespace) {
-                eprintln!(
-                    "error: `{c}` failed in step {}; the workspace is left in {} to look at",
+                return Err(Error::Failed(format!(
+                    "`{c}` failed in step {}; the workspace is left in {} to look at",
                     step.id,
                     dir.display()
-                );
-                return exit::FAILED;
+                )));
             }
         }
     }
     println!("\n== lab check {lab_id}");
     let venv_python = dir.join(".venv/bin/python");
     let req = Request {
-        steps: vec![],
         dir: dir.clone(),
         python: venv_python.exists().then_some(venv_python),
         image: tag,
-        progress: false,
+        ..Request::default()
     };
-    match grade(&lab, req).await {
-        Ok(r) => {
-            print!("{}", report::human::render(&r, color_wanted()));
-            verdict(&r)
-        }
-        Err(a) => aborted(a),
-    }
+    let r = run_grade(&lab, req, Default::default(), None, false).await?;
+    print!("{}", report::human::render(&r, color_wanted()));
+    Ok(verdict(&r))
+}
+
+/// A registry path component: `[a-z0-9]+` joined by single `.`, `_`, `__` or `-` runs.
+fn valid_namespace(ns: &str) -> bool {
+    !ns.is_empty()
+        && ns.len() <= 64
+        && ns
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && ns.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && ns.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::adapt;
+    use super::{adapt, valid_namespace};
+
+    #[test]
+    fn a_namespace_is_a_registry_path_component_and_nothing_a_shell_would_read() {
+        for ok in ["learner", "ana-1", "a.b_c"] {
+            assert!(valid_namespace(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "x; touch F #",
+            "$(id)",
+            "Ana",
+            "-x",
+            "a/b",
+            "x`y`",
+            "x y",
+        ] {
+            assert!(!valid_namespace(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn commands_follow_the_namespace_and_the_compose_flavour() {

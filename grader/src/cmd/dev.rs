@@ -10,22 +10,23 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use crate::checks;
+use crate::error::{Error, Result};
 use crate::exit;
 use crate::lab::{labs_dir, Lab};
 
 const END: &str = "<!-- /generated -->";
 
 /// `lab dev check`.
-pub fn check() -> i32 {
-    let ids = super::list::lab_ids();
+pub fn check() -> Result {
+    let ids = super::list::lab_ids()?;
+    let labs = labs_dir()?;
     if ids.is_empty() {
-        eprintln!("error: no labs in {}", labs_dir().display());
-        return exit::USAGE;
+        return Err(Error::Usage(format!("no labs in {}", labs.display())));
     }
-    let book = labs_dir().join("../book/src");
+    let book = labs.join("../book/src");
     let mut bad = 0;
     for id in &ids {
-        match Lab::load(&labs_dir(), id) {
+        match Lab::load(&labs, id) {
             Err(e) => {
                 eprintln!("error: {e}");
                 bad += 1;
@@ -58,13 +59,15 @@ pub fn check() -> i32 {
         }
     }
     if bad > 0 {
-        return exit::FAILED;
+        return Err(Error::Failed(format!(
+            "{bad} problem(s) in the labs (see above)"
+        )));
     }
     println!(
         "ok: {} lab(s) valid, every step has its book page and exercise box",
         ids.len()
     );
-    exit::PASSED
+    Ok(exit::PASSED)
 }
 
 /// The exercise box of a step.
@@ -136,7 +139,7 @@ pub fn cli_help() -> String {
 /// The check-kind catalogue, from each kind's doc.
 pub fn check_kinds() -> String {
     let mut s = String::new();
-    for (kind, doc) in checks::catalogue() {
+    for &(kind, doc) in checks::CATALOGUE {
         let _ = writeln!(s, "## `{kind}`\n\n{doc}\n");
     }
     s.trim_end().to_string()
@@ -146,7 +149,8 @@ fn generate(directive: &str) -> Result<String, String> {
     let words: Vec<&str> = directive.split_whitespace().collect();
     match words.as_slice() {
         ["exercise", lab, step] => {
-            let lab = Lab::load(&labs_dir(), lab).map_err(|e| e.to_string())?;
+            let labs = labs_dir().map_err(|e| e.to_string())?;
+            let lab = Lab::load(&labs, lab).map_err(|e| e.to_string())?;
             exercise(&lab, step)
         }
         ["cli-help"] => Ok(cli_help()),
@@ -196,12 +200,14 @@ fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// `lab dev book [--check]`.
-pub fn book(src: &Path, check_only: bool) -> i32 {
+pub fn book(src: &Path, check_only: bool) -> Result {
     let mut files = Vec::new();
     markdown_files(src, &mut files);
     if files.is_empty() {
-        eprintln!("error: no Markdown files under {}", src.display());
-        return exit::USAGE;
+        return Err(Error::Usage(format!(
+            "no Markdown files under {}",
+            src.display()
+        )));
     }
     files.sort();
     let mut stale = Vec::new();
@@ -211,31 +217,27 @@ pub fn book(src: &Path, check_only: bool) -> i32 {
         };
         let new = match regenerate(&text) {
             Ok(n) => n,
-            Err(e) => {
-                eprintln!("error: {}: {e}", f.display());
-                return exit::FAILED;
-            }
+            Err(e) => return Err(Error::Failed(format!("{}: {e}", f.display()))),
         };
         if new != text {
             if check_only {
                 stale.push(f);
             } else if let Err(e) = std::fs::write(&f, new) {
-                eprintln!("error: cannot write {}: {e}", f.display());
-                return exit::FAILED;
+                return Err(Error::Failed(format!("cannot write {}: {e}", f.display())));
             } else {
                 println!("updated {}", f.display());
             }
         }
     }
     if !stale.is_empty() {
-        eprintln!("error: the book's generated regions are out of date; run `cargo run --bin lab -- dev book`:");
-        for f in stale {
-            eprintln!("  {}", f.display());
-        }
-        return exit::FAILED;
+        let list: Vec<String> = stale.iter().map(|f| format!("  {}", f.display())).collect();
+        return Err(Error::Failed(format!(
+            "the book's generated regions are out of date; run `cargo run --bin lab -- dev book`:\n{}",
+            list.join("\n")
+        )));
     }
     if check_only {
         println!("ok: the book's generated regions are up to date");
     }
-    exit::PASSED
+    Ok(exit::PASSED)
 }

@@ -1,12 +1,17 @@
-//! `lab doctor`: is this machine ready for the lab? Each finding comes with its fix; the exit
-//! code is 1 when something blocks the lab (no engine, no base image, no Python or venv, too
-//! little disk), 0 otherwise (warnings included).
+//! `lab doctor [LAB]`: is this machine ready for the lab? It checks what the lab's check kinds
+//! need (their [`crate::checks::Needs`]: an engine, Compose, a base image, a registry, a free
+//! host port, Python with venv and pip) and the disk. Each finding comes with its fix; the exit
+//! code is 1 when something blocks the lab, 0 otherwise (warnings included). No lesson fact
+//! is written here: the base image, the port and the registry come from the lab file.
 
 use std::process::Command;
 use std::time::Duration;
 
-use super::connect;
+use super::{connect, load_lab};
+use crate::checks::Needs;
+use crate::error::{Error, Result};
 use crate::exit;
+use crate::grade::EngineState;
 use crate::reference::Reference;
 use crate::registry::{manifest_digest, Lookup};
 
@@ -19,20 +24,20 @@ enum Level {
 
 struct Finding {
     level: Level,
-    what: &'static str,
+    what: String,
     detail: String,
     fix: String,
 }
 
 fn finding(
     level: Level,
-    what: &'static str,
+    what: impl Into<String>,
     detail: impl Into<String>,
     fix: impl Into<String>,
 ) -> Finding {
     Finding {
         level,
-        what,
+        what: what.into(),
         detail: detail.into(),
         fix: fix.into(),
     }
@@ -59,19 +64,57 @@ fn free_bytes(path: &std::path::Path) -> Option<u64> {
     (rc == 0).then(|| s.f_bavail as u64 * s.f_frsize as u64)
 }
 
-async fn engine_findings(out: &mut Vec<Finding>) {
-    let (engine, line) = connect().await;
-    let engine = match engine {
-        Ok(e) => {
+async fn engine_findings(out: &mut Vec<Finding>, needs: &Needs) {
+    let engine = match connect().await {
+        EngineState::Connected { engine, line } => {
             out.push(finding(Level::Ok, "engine", line, ""));
-            e
+            engine
         }
-        Err(e) => {
-            out.push(finding(Level::Fail, "engine", e.to_string(), e.advice()));
+        EngineState::Unreachable { error, .. } => {
+            out.push(finding(
+                Level::Fail,
+                "engine",
+                error.to_string(),
+                error.advice(),
+            ));
             return;
         }
+        EngineState::NotNeeded => return,
     };
-    let base = "python:3.9-slim";
+    if let Some(base) = needs.base_image.as_deref() {
+        base_image_finding(out, engine.as_ref(), base).await;
+    }
+    let Some(port) = needs.host_port else { return };
+    let holders: Vec<String> = match engine.containers().await {
+        Ok(list) => {
+            let mut names = Vec::new();
+            for c in list
+                .iter()
+                .filter(|c| c.state == crate::engine::ContainerState::Running)
+            {
+                if let Ok(Some(full)) = engine.container(&c.id).await {
+                    if full
+                        .published
+                        .values()
+                        .flatten()
+                        .any(|(_, p)| p == &port.to_string())
+                    {
+                        names.push(full.name);
+                    }
+                }
+            }
+            names
+        }
+        Err(_) => vec![],
+    };
+    port_finding(out, port, &holders);
+}
+
+async fn base_image_finding(
+    out: &mut Vec<Finding>,
+    engine: &dyn crate::engine::Engine,
+    base: &str,
+) {
     match engine.image(base).await {
         Ok(Some(i)) if i.labels.contains_key("org.sre-lab.stand-in") => out.push(finding(
             Level::Ok,
@@ -91,7 +134,7 @@ async fn engine_findings(out: &mut Vec<Finding>) {
                 Lookup::Found(_) => (Level::Warn, format!("{base} is not here yet but Docker Hub has it: the first build will pull it")),
                 _ => (Level::Fail, format!("{base} is not here and Docker Hub cannot be reached")),
             };
-            out.push(finding(level, "base image", detail, format!("`docker pull {base}`; offline: `docker load -i python-3.9-slim.tar` from your instructor, or scripts/setup-engine.sh (Debian) builds a stand-in")));
+            out.push(finding(level, "base image", detail, format!("`docker pull {base}`; offline: `docker load -i` the archive from your instructor's kit, or scripts/setup-engine.sh (Debian) builds a stand-in")));
         }
         Err(e) => out.push(finding(
             Level::Fail,
@@ -100,43 +143,96 @@ async fn engine_findings(out: &mut Vec<Finding>) {
             e.advice(),
         )),
     }
-    let holders: Vec<String> = match engine.containers().await {
-        Ok(list) => {
-            let mut names = Vec::new();
-            for c in list.iter().filter(|c| c.state == "running") {
-                if let Ok(Some(full)) = engine.container(&c.id).await {
-                    if full.published.values().flatten().any(|(_, p)| p == "5000") {
-                        names.push(full.name);
-                    }
-                }
-            }
-            names
-        }
-        Err(_) => vec![],
-    };
-    port_finding(out, &holders);
 }
 
-fn port_finding(out: &mut Vec<Finding>, holders: &[String]) {
+fn port_finding(out: &mut Vec<Finding>, port: u16, holders: &[String]) {
+    let what = format!("port {port}");
     if !holders.is_empty() {
         out.push(finding(
             Level::Warn,
-            "port 5000",
+            &what,
             format!("held by container {}", holders.join(", ")),
             "fine if it is your run or compose step; otherwise `docker stop` it",
         ));
-    } else if crate::http::host_port_taken(5000) {
-        out.push(finding(Level::Warn, "port 5000", "taken by another program (on macOS: the AirPlay receiver)", "turn it off (System Settings, AirDrop & Handoff), or publish the app on another host port; lab check accepts that"));
+    } else if crate::http::host_port_taken(port) {
+        out.push(finding(Level::Warn, &what, "taken by another program (on macOS: the AirPlay receiver)", "turn it off (System Settings, AirDrop & Handoff), or publish the app on another host port; lab check accepts that"));
     } else {
-        out.push(finding(Level::Ok, "port 5000", "free", ""));
+        out.push(finding(Level::Ok, &what, "free", ""));
     }
 }
 
-/// `lab doctor`.
-pub async fn run() -> i32 {
-    let mut out = Vec::new();
-    engine_findings(&mut out).await;
+/// The lab doctor checks: the one given, else the only one there is.
+fn pick_lab(lab_id: Option<&str>) -> Result<crate::lab::Lab> {
+    if let Some(id) = lab_id {
+        return load_lab(id);
+    }
+    let ids = super::list::lab_ids()?;
+    match ids.as_slice() {
+        [only] => load_lab(only),
+        _ => Err(Error::Usage(format!(
+            "which lab? `lab doctor LAB`, one of: {}",
+            ids.join(", ")
+        ))),
+    }
+}
 
+/// What a whole lab needs: the union of its checks' needs.
+fn lab_needs(lab: &crate::lab::Lab) -> Needs {
+    let mut all = Needs::default();
+    for n in lab.steps.iter().flat_map(|s| &s.checks).map(|c| c.needs()) {
+        all.engine |= n.engine;
+        all.compose |= n.compose;
+        all.python |= n.python;
+        all.base_image = all.base_image.or(n.base_image);
+        all.registry = all.registry.or(n.registry);
+        all.host_port = all.host_port.or(n.host_port);
+    }
+    all
+}
+
+/// `lab doctor [LAB]`.
+pub async fn run(lab_id: Option<&str>) -> Result {
+    let lab = pick_lab(lab_id)?;
+    let needs = lab_needs(&lab);
+    println!(
+        "lab doctor {}: what this lab needs on this machine\n",
+        lab.id
+    );
+    let mut out = Vec::new();
+    if needs.engine {
+        engine_findings(&mut out, &needs).await;
+    }
+    if needs.compose {
+        compose_finding(&mut out);
+    }
+    if let Some(registry) = &needs.registry {
+        registry_finding(&mut out, registry).await;
+    }
+    if needs.python {
+        python_findings(&mut out);
+    }
+    disk_finding(&mut out);
+    for f in &out {
+        let word = match f.level {
+            Level::Ok => "ok",
+            Level::Warn => "WARN",
+            Level::Fail => "FAIL",
+        };
+        println!("{word:<5} {:<11} {}", f.what, f.detail);
+        if f.level != Level::Ok && !f.fix.is_empty() {
+            println!("{:<17} fix: {}", "", f.fix);
+        }
+    }
+    if out.iter().any(|f| f.level == Level::Fail) {
+        println!("\nSomething above blocks the lab: fix the FAIL lines first.");
+        Ok(exit::FAILED)
+    } else {
+        println!("\nReady for the lab.");
+        Ok(exit::PASSED)
+    }
+}
+
+fn compose_finding(out: &mut Vec<Finding>) {
     let compose = if let Some(v) = output("docker", &["compose", "version", "--short"]) {
         finding(
             Level::Ok,
@@ -160,14 +256,18 @@ pub async fn run() -> i32 {
         )
     };
     out.push(compose);
+}
 
-    let registry = reqwest::Client::builder()
+async fn registry_finding(out: &mut Vec<Finding>, registry: &str) {
+    // `localhost` is this machine; ask its IPv4 loopback, where the lab's registry listens.
+    let addr = registry.replacen("localhost", "127.0.0.1", 1);
+    let registry_client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()
         .ok();
-    let reg_ok = match registry {
+    let reg_ok = match registry_client {
         Some(c) => c
-            .get("http://127.0.0.1:5001/v2/")
+            .get(format!("http://{addr}/v2/"))
             .send()
             .await
             .is_ok_and(|r| r.status().is_success()),
@@ -177,18 +277,22 @@ pub async fn run() -> i32 {
         finding(
             Level::Ok,
             "registry",
-            "a registry answers on 127.0.0.1:5001",
+            format!("a registry answers on {addr}"),
             "",
         )
     } else {
         finding(
             Level::Warn,
             "registry",
-            "no registry on 127.0.0.1:5001 (the push step can use Docker Hub instead)",
-            "scripts/setup-engine.sh starts one; or `docker run -d -p 5001:5000 registry:2`",
+            format!("no registry on {addr} (the push step can use Docker Hub instead)"),
+            format!(
+                "scripts/setup-engine.sh starts one; or `docker run -d -p {addr}:5000 registry:2`"
+            ),
         )
     });
+}
 
+fn python_findings(out: &mut Vec<Finding>) {
     match output("python3", &["--version"]) {
         Some(v) => {
             let ok = v.split_whitespace().nth(1).and_then(|ver| {
@@ -232,7 +336,9 @@ pub async fn run() -> i32 {
             "install Python 3.9 or newer",
         )),
     }
+}
 
+fn disk_finding(out: &mut Vec<Finding>) {
     let home = std::env::var_os("HOME")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| ".".into());
@@ -249,24 +355,5 @@ pub async fn run() -> i32 {
             out.push(finding(level, "disk", format!("{gib:.1} GiB free in {}", home.display()), "the lab needs about 1 GiB for images; free some space (`docker system prune` removes unused images)"));
         }
         None => out.push(finding(Level::Warn, "disk", "free space unknown", "")),
-    }
-
-    for f in &out {
-        let word = match f.level {
-            Level::Ok => "ok",
-            Level::Warn => "WARN",
-            Level::Fail => "FAIL",
-        };
-        println!("{word:<5} {:<11} {}", f.what, f.detail);
-        if f.level != Level::Ok && !f.fix.is_empty() {
-            println!("{:<17} fix: {}", "", f.fix);
-        }
-    }
-    if out.iter().any(|f| f.level == Level::Fail) {
-        println!("\nSomething above blocks the lab: fix the FAIL lines first.");
-        exit::FAILED
-    } else {
-        println!("\nReady for the lab.");
-        exit::PASSED
     }
 }

@@ -1,16 +1,17 @@
 //! `lab list` (labs, steps, progress) and `lab kinds` (the check catalogue).
 
-use std::path::PathBuf;
-
 use crate::checks;
+use crate::error::{Error, Result};
 use crate::exit;
 use crate::lab::{labs_dir, Lab};
 use crate::state::{ago, State};
+use crate::workspace::DirArg;
 
 /// The ids of the labs in the labs directory, sorted.
-pub fn lab_ids() -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(labs_dir()) else {
-        return vec![];
+pub fn lab_ids() -> Result<Vec<String>> {
+    let dir = labs_dir()?;
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Ok(vec![]);
     };
     let mut ids: Vec<String> = rd
         .flatten()
@@ -18,31 +19,26 @@ pub fn lab_ids() -> Vec<String> {
         .map(|e| e.file_name().to_string_lossy().to_string())
         .collect();
     ids.sort();
-    ids
+    Ok(ids)
 }
 
 /// `lab list`.
-pub fn run(dir: Option<PathBuf>) -> i32 {
-    let ids = lab_ids();
+pub fn run(dir: &DirArg) -> Result {
+    let ids = lab_ids()?;
     if ids.is_empty() {
-        eprintln!(
-            "error: no labs in {}; set LAB_LABS_DIR to the course's labs/ directory",
-            labs_dir().display()
-        );
-        return exit::USAGE;
+        return Err(Error::Usage(format!(
+            "no labs in {}; pass --labs DIR or set LAB_LABS_DIR to the course's labs/ directory",
+            labs_dir()?.display()
+        )));
     }
-    let state = dir
-        .or_else(|| std::env::current_dir().ok())
-        .and_then(|d| d.canonicalize().ok())
-        .map(|d| State::load(&d));
+    // An explicit --dir must exist; without one, progress is shown when the current
+    // directory is a workspace with any.
+    let state = match &dir.dir {
+        Some(_) => Some(State::load(dir.workspace()?.path())),
+        None => dir.workspace().ok().map(|ws| State::load(ws.path())),
+    };
     for id in ids {
-        let lab = match Lab::load(&labs_dir(), &id) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::USAGE;
-            }
-        };
+        let lab = Lab::load(&labs_dir()?, &id)?;
         let progress = state.as_ref().and_then(|s| s.labs.get(&id));
         let passed = lab
             .steps
@@ -72,13 +68,13 @@ pub fn run(dir: Option<PathBuf>) -> i32 {
             println!("  {:<11} {:<26} {mark}", s.id, s.title);
         }
     }
-    exit::PASSED
+    Ok(exit::PASSED)
 }
 
 /// `lab kinds`.
-pub fn kinds() -> i32 {
-    for (kind, doc) in checks::catalogue() {
-        println!("{kind}\n    {doc}\n");
+pub fn kinds() -> Result {
+    for &(kind, doc) in checks::CATALOGUE {
+        println!("{kind}\n    {}\n", doc.replace("\n\n", "\n\n    "));
     }
-    exit::PASSED
+    Ok(exit::PASSED)
 }

@@ -1,4 +1,6 @@
-//! One module per subcommand, plus what several of them share.
+//! One module per subcommand, plus what several of them share: parsing and dispatch
+//! ([`main`]), loading a lab, connecting to the engine, and [`run_grade`], the CLI's wrapper
+//! around the library's [`crate::grade::grade`] (connect, sweep orphans, race Ctrl-C, sweep).
 
 pub mod check;
 pub mod demo;
@@ -14,62 +16,129 @@ pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+use clap::Parser;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::cleanup::{sweep_orphans, Cleanup};
+use crate::cli::{command, Cli, Command, DevCommand};
 use crate::engine::docker::DockerEngine;
-use crate::engine::{Engine, EngineError};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
 use crate::exit;
-use crate::lab::{labs_dir, Lab, Step};
+use crate::grade::{grade, Backends, Cache, EngineState, Request};
+use crate::lab::{Lab, Step};
+use crate::report::{Report, StepReport};
 
-/// Load a lab or print why not (exit code 2).
-pub fn load_lab(id: &str) -> Result<Lab, i32> {
-    Lab::load(&labs_dir(), id).map_err(|e| {
-        eprintln!("error: {e}");
-        exit::USAGE
-    })
-}
-
-/// Find a step or print the valid ones (exit code 2).
-pub fn find_step<'a>(lab: &'a Lab, id: &str) -> Result<&'a Step, i32> {
-    lab.step(id).ok_or_else(|| {
-        let ids: Vec<&str> = lab.steps.iter().map(|s| s.id.as_str()).collect();
-        eprintln!(
-            "error: lab {} has no step {id:?}; its steps are: {}",
-            lab.id,
-            ids.join(", ")
-        );
-        exit::USAGE
-    })
-}
-
-/// The workspace directory, absolute, or print why not (exit code 2).
-pub fn workspace(dir: Option<PathBuf>) -> Result<PathBuf, i32> {
-    let dir = dir.unwrap_or_else(|| PathBuf::from("."));
-    match dir.canonicalize() {
-        Ok(d) if d.is_dir() => Ok(d),
-        _ => {
-            eprintln!("error: the workspace {} is not a directory; pass --dir PATH or cd into your workspace", dir.display());
-            Err(exit::USAGE)
+/// Parse arguments, run, and return the process exit code. Errors are printed here, once.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::PASSED
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    if let Some(d) = &cli.labs {
+        let _ = crate::lab::LABS_FLAG.set(d.clone());
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::USAGE;
+        }
+    };
+    let outcome = rt.block_on(dispatch(cli));
+    rt.shutdown_timeout(Duration::from_secs(1));
+    match outcome {
+        Ok(code) => code,
+        Err(Error::Interrupted) => {
+            eprintln!("{}", Error::Interrupted);
+            exit::INTERRUPTED
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
         }
     }
 }
 
+async fn dispatch(cli: Cli) -> Result {
+    match cli.command {
+        Command::Check(args) => check::run(args).await,
+        Command::List { dir } => list::run(&dir),
+        Command::Start { lab, dir } => start::run(&lab, dir),
+        Command::Hint { lab, step, dir } => hint::run(&lab, &step, &dir),
+        Command::Solution { lab, step } => solution::run(&lab, &step),
+        Command::Status { dir } => status::run(&dir),
+        Command::Watch { lab, dir, python } => watch::run(&lab, &dir, python).await,
+        Command::Reset { lab, dir, yes } => reset::run(&lab, &dir, yes).await,
+        Command::Doctor { lab } => doctor::run(lab.as_deref()).await,
+        Command::Demo {
+            lab,
+            dir,
+            namespace,
+        } => demo::run(&lab, dir, &namespace).await,
+        Command::Kinds => list::kinds(),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut command(), "lab", &mut std::io::stdout());
+            Ok(exit::PASSED)
+        }
+        Command::Man => clap_mangen::Man::new(command())
+            .render(&mut std::io::stdout())
+            .map(|()| exit::PASSED)
+            .map_err(|e| Error::Failed(e.to_string())),
+        Command::Dev { command } => match command {
+            DevCommand::Check => dev::check(),
+            DevCommand::Book { src, check } => dev::book(&src, check),
+        },
+    }
+}
+
+/// Load a lab by id from wherever labs are found (see [`crate::lab::find_labs`]).
+pub fn load_lab(id: &str) -> Result<Lab> {
+    Ok(Lab::load(&crate::lab::labs_dir()?, id)?)
+}
+
+/// Find a step, or a usage error naming the valid ones.
+pub fn find_step<'a>(lab: &'a Lab, id: &str) -> Result<&'a Step> {
+    lab.step(id).ok_or_else(|| {
+        let ids: Vec<&str> = lab.steps.iter().map(|s| s.id.as_str()).collect();
+        Error::Usage(format!(
+            "lab {} has no step {id:?}; its steps are: {}",
+            lab.id,
+            ids.join(", ")
+        ))
+    })
+}
+
 /// Connect to the engine (first contact within 2.5 s) and describe it in one line.
-pub async fn connect() -> (Result<Arc<dyn Engine>, EngineError>, String) {
+pub async fn connect() -> EngineState {
     match DockerEngine::connect_and_ping().await {
         Ok(e) => {
-            let e: Arc<dyn Engine> = Arc::new(e);
-            let line = match e.info().await {
+            let engine: Arc<dyn Engine> = Arc::new(e);
+            let line = match engine.info().await {
                 Ok(i) => format!(
-                    "Docker {} (API {}) at {}, from {}",
-                    i.version, i.api_version, i.endpoint, i.source
+                    "{} {} (API {}) at {}, from {}",
+                    i.product, i.version, i.api_version, i.endpoint, i.source
                 ),
                 Err(err) => format!("unknown version ({err})"),
             };
-            (Ok(e), line)
+            EngineState::Connected { engine, line }
         }
-        Err(err) => {
-            let line = format!("unreachable: {err}. To fix: {}", err.advice());
-            (Err(err), line)
+        Err(error) => {
+            let line = format!("unreachable: {error}. To fix: {}", error.advice());
+            EngineState::Unreachable { error, line }
         }
     }
 }
@@ -94,43 +163,100 @@ pub async fn interrupted() {
     }
 }
 
-/// Copy a directory tree, skipping caches, virtual environments and build metadata.
-/// Never overwrites: returns the files that already exist (and copies nothing) if any does.
+/// The CLI's way to grade: connect when a selected step needs the engine, sweep probes a killed
+/// run left behind, grade in a task raced against Ctrl-C/SIGTERM, and remove everything the
+/// run started on every path out. `on_step` streams each step as it finishes.
+pub async fn run_grade(
+    lab: &Lab,
+    req: Request,
+    cache: Arc<Cache>,
+    on_step: Option<UnboundedSender<StepReport>>,
+    progress: bool,
+) -> Result<Report> {
+    let cleanup = Arc::new(Cleanup::default());
+    let engine = if req.needs_engine(lab) {
+        let state = connect().await;
+        if let EngineState::Connected { engine, .. } = &state {
+            cleanup.set_engine(engine.clone());
+            sweep_orphans(engine.as_ref()).await;
+        }
+        state
+    } else {
+        EngineState::NotNeeded
+    };
+    let backends = Backends {
+        engine,
+        cleanup: cleanup.clone(),
+    };
+    let spinner = progress.then(|| tokio::spawn(spinner()));
+    let mut task = {
+        let lab = lab.clone();
+        tokio::spawn(async move { grade(&lab, &req, &backends, cache, on_step).await })
+    };
+    let outcome = tokio::select! {
+        r = &mut task => Some(r),
+        _ = interrupted() => {
+            // Stop the checks first, then give a create request already on its way to the
+            // engine a moment to land, so the sweep below sees it.
+            task.abort();
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            None
+        }
+    };
+    if let Some(p) = spinner {
+        p.abort();
+        eprint!("\r\x1b[2K");
+    }
+    // Normally every check removed what it started; after an interruption or a crash, look
+    // for anything carrying this process's label too.
+    let left = match &outcome {
+        Some(Ok(_)) => cleanup.sweep().await,
+        _ => cleanup.sweep_all().await,
+    };
+    if !left.is_empty() {
+        eprintln!(
+            "warning: could not remove probe container(s) {0}; remove them with `docker rm -f {0}`",
+            left.join(" ")
+        );
+    }
+    match outcome {
+        None => Err(Error::Interrupted),
+        Some(Err(panic)) => Err(Error::Crashed(panic.to_string())),
+        Some(Ok(r)) => Ok(r),
+    }
+}
+
+async fn spinner() {
+    let frames = ['|', '/', '-', '\\'];
+    let start = std::time::Instant::now();
+    for i in 0.. {
+        eprint!(
+            "\r{} checking... {:.1} s",
+            frames[i % 4],
+            start.elapsed().as_secs_f64()
+        );
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
+}
+
+/// Copy a directory tree (the one walker's files: caches and virtual environments skipped),
+/// leaving out `skip` (paths relative to `from`). Never overwrites: returns the files that
+/// already exist (and copies nothing) if any does.
 pub fn copy_tree(
     from: &Path,
     to: &Path,
     skip: &[String],
-) -> std::io::Result<Result<Vec<PathBuf>, Vec<PathBuf>>> {
-    fn collect(
-        from: &Path,
-        rel: &Path,
-        skip: &[String],
-        out: &mut Vec<PathBuf>,
-    ) -> std::io::Result<()> {
-        for e in std::fs::read_dir(from.join(rel))? {
-            let e = e?;
-            let name = e.file_name().to_string_lossy().to_string();
-            let r = rel.join(&name);
-            if name == "__pycache__"
-                || name == ".venv"
-                || name == "venv"
-                || name == ".pytest_cache"
-                || name.ends_with(".egg-info")
-                || skip.iter().any(|s| Path::new(s) == r)
-            {
-                continue;
-            }
-            if e.file_type()?.is_dir() {
-                collect(from, &r, skip, out)?;
-            } else {
-                out.push(r);
-            }
-        }
-        Ok(())
+) -> std::io::Result<std::result::Result<Vec<PathBuf>, Vec<PathBuf>>> {
+    if !from.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} is not a directory", from.display()),
+        ));
     }
-    let mut files = Vec::new();
-    collect(from, Path::new(""), skip, &mut files)?;
-    files.sort();
+    let files: Vec<PathBuf> = crate::walk::files(from, Path::new(""), 10_000)
+        .into_iter()
+        .filter(|f| !skip.iter().any(|s| Path::new(s) == f))
+        .collect();
     let existing: Vec<PathBuf> = files
         .iter()
         .filter(|f| to.join(f).exists())

@@ -11,11 +11,13 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use super::{connect, load_lab};
-use crate::engine::{Engine, PROBE_LABEL};
+use crate::engine::{compose_label, Engine, PROBE_LABEL};
+use crate::error::{Error, Result};
 use crate::exit;
-use crate::lab::CheckSpec;
+use crate::grade::EngineState;
 use crate::reference::Reference;
 use crate::registry::delete_local;
+use crate::workspace::DirArg;
 
 /// What would be removed.
 #[derive(Debug, Default)]
@@ -47,17 +49,7 @@ pub async fn plan(
 ) -> Result<Plan, String> {
     let mut repos = BTreeSet::new();
     for c in lab.steps.iter().flat_map(|s| &s.checks) {
-        match c {
-            CheckSpec::Image { image, .. }
-            | CheckSpec::Container { image, .. }
-            | CheckSpec::Probe { image, .. } => {
-                repos.insert(Reference::parse(image).name().to_string());
-            }
-            CheckSpec::Tag { repository, .. } | CheckSpec::Push { repository, .. } => {
-                repos.insert(repository.clone());
-            }
-            _ => {}
-        }
+        repos.extend(c.makes().repositories);
     }
     let mut p = Plan::default();
     let mut lab_image_ids = BTreeSet::new();
@@ -76,10 +68,7 @@ pub async fn plan(
     let ws = workspace.and_then(|w| w.canonicalize().ok());
     let mut projects = BTreeSet::new();
     for c in engine.containers().await.map_err(|e| e.to_string())? {
-        let compose_dir = c
-            .labels
-            .get("com.docker.compose.project.working_dir")
-            .map(PathBuf::from);
+        let compose_dir = c.labels.get(compose_label::WORKING_DIR).map(PathBuf::from);
         let in_workspace = match (&compose_dir, &ws) {
             (Some(d), Some(w)) => d.canonicalize().ok().as_ref() == Some(w),
             _ => false,
@@ -87,7 +76,7 @@ pub async fn plan(
         let why = if c.labels.contains_key(PROBE_LABEL) {
             Some("a grader probe".to_string())
         } else if in_workspace {
-            if let Some(project) = c.labels.get("com.docker.compose.project") {
+            if let Some(project) = c.labels.get(compose_label::PROJECT) {
                 projects.insert(project.clone());
             }
             p.images.insert(c.image_id.clone());
@@ -109,7 +98,7 @@ pub async fn plan(
     }
     for (id, name, labels) in engine.networks().await.map_err(|e| e.to_string())? {
         if labels
-            .get("com.docker.compose.project")
+            .get(compose_label::PROJECT)
             .is_some_and(|pr| projects.contains(pr))
         {
             p.networks.push((id, name));
@@ -119,27 +108,19 @@ pub async fn plan(
 }
 
 /// `lab reset LAB [--dir] [--yes]`.
-pub async fn run(lab_id: &str, dir: Option<PathBuf>, yes: bool) -> i32 {
-    let lab = match load_lab(lab_id) {
-        Ok(l) => l,
-        Err(code) => return code,
+pub async fn run(lab_id: &str, dir: &DirArg, yes: bool) -> Result {
+    let lab = load_lab(lab_id)?;
+    let ws = dir.workspace()?;
+    let engine = match connect().await {
+        EngineState::Connected { engine, .. } => engine,
+        other => return Err(Error::Engine(other.line())),
     };
-    let (engine, line) = connect().await;
-    let Ok(engine) = engine else {
-        eprintln!("error: {line}");
-        return exit::ENGINE_UNREACHABLE;
-    };
-    let ws = dir.or_else(|| std::env::current_dir().ok());
-    let plan = match plan(engine.as_ref(), &lab, ws.as_deref()).await {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::FAILED;
-        }
-    };
+    let plan = plan(engine.as_ref(), &lab, Some(ws.path()))
+        .await
+        .map_err(Error::Failed)?;
     if plan.is_empty() {
         println!("Nothing to remove: the engine has nothing from lab {lab_id}.");
-        return exit::PASSED;
+        return Ok(exit::PASSED);
     }
     println!("lab reset {lab_id} would remove:");
     for (_, d) in &plan.containers {
@@ -157,8 +138,9 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, yes: bool) -> i32 {
     println!("Nothing else (other containers, images, volumes) is touched.");
     if !yes {
         if !std::io::stdin().is_terminal() {
-            eprintln!("error: not removing without confirmation; run `lab reset {lab_id} --yes` to confirm");
-            return exit::USAGE;
+            return Err(Error::Usage(format!(
+                "not removing without confirmation; run `lab reset {lab_id} --yes` to confirm"
+            )));
         }
         print!("Remove all of the above? [y/N] ");
         let _ = std::io::stdout().flush();
@@ -166,7 +148,7 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, yes: bool) -> i32 {
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
             println!("Nothing removed.");
-            return exit::PASSED;
+            return Ok(exit::PASSED);
         }
     }
     let mut failed = 0;
@@ -195,9 +177,11 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, yes: bool) -> i32 {
         }
     }
     if failed > 0 {
-        exit::FAILED
+        Err(Error::Failed(format!(
+            "{failed} thing(s) could not be removed (see above)"
+        )))
     } else {
         println!("Removed.");
-        exit::PASSED
+        Ok(exit::PASSED)
     }
 }

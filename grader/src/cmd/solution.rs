@@ -1,18 +1,13 @@
 //! `lab solution`: the reference answer for a step, with why it is right.
 
 use super::{find_step, load_lab};
+use crate::error::{Error, Result};
 use crate::exit;
 
 /// `lab solution LAB STEP`.
-pub fn run(lab_id: &str, step_id: &str) -> i32 {
-    let lab = match load_lab(lab_id) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let step = match find_step(&lab, step_id) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+pub fn run(lab_id: &str, step_id: &str) -> Result {
+    let lab = load_lab(lab_id)?;
+    let step = find_step(&lab, step_id)?;
     println!("Solution for {lab_id} / {step_id}: {}\n", step.title);
     for f in &step.solution.files {
         let path = lab.dir.join("solution").join(f);
@@ -25,8 +20,10 @@ pub fn run(lab_id: &str, step_id: &str) -> i32 {
                 println!();
             }
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
-                return exit::FAILED;
+                return Err(Error::Failed(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
             }
         }
     }
@@ -38,5 +35,5 @@ pub fn run(lab_id: &str, step_id: &str) -> i32 {
         println!();
     }
     println!("Why: {}", step.solution.why);
-    exit::PASSED
+    Ok(exit::PASSED)
 }

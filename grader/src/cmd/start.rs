@@ -4,35 +4,31 @@
 use std::path::PathBuf;
 
 use super::{copy_tree, load_lab};
+use crate::error::{Error, Result};
 use crate::exit;
 
 /// `lab start LAB [DIR]`.
-pub fn run(lab_id: &str, dir: Option<PathBuf>) -> i32 {
-    let lab = match load_lab(lab_id) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
+pub fn run(lab_id: &str, dir: Option<PathBuf>) -> Result {
+    let lab = load_lab(lab_id)?;
     let dir = dir.unwrap_or_else(|| PathBuf::from(lab_id));
     if dir.is_file() {
-        eprintln!(
-            "error: {} is a file; choose a directory for the workspace",
+        return Err(Error::Usage(format!(
+            "{} is a file; choose a directory for the workspace",
             dir.display()
-        );
-        return exit::USAGE;
+        )));
     }
     if let Err(e) = std::fs::create_dir_all(&dir) {
-        eprintln!("error: cannot create {}: {e}", dir.display());
-        return exit::FAILED;
+        return Err(Error::Failed(format!(
+            "cannot create {}: {e}",
+            dir.display()
+        )));
     }
     let source = lab.dir.join(&lab.workspace);
     match copy_tree(&source, &dir, &lab.learner_files) {
-        Err(e) => {
-            eprintln!(
-                "error: cannot copy the sample app into {}: {e}",
-                dir.display()
-            );
-            exit::FAILED
-        }
+        Err(e) => Err(Error::Failed(format!(
+            "cannot copy the sample app into {}: {e}",
+            dir.display()
+        ))),
         Ok(Err(existing)) => {
             eprintln!(
                 "error: {} already has files that `lab start` would write; nothing was changed:",
@@ -42,7 +38,7 @@ pub fn run(lab_id: &str, dir: Option<PathBuf>) -> i32 {
                 eprintln!("  {}", f.display());
             }
             eprintln!("Choose another directory, or keep working in this one.");
-            exit::FAILED
+            Ok(exit::FAILED)
         }
         Ok(Ok(files)) => {
             let shown = dir.display();
@@ -63,7 +59,7 @@ pub fn run(lab_id: &str, dir: Option<PathBuf>) -> i32 {
             );
             println!("  lab check {} --step {}", lab.id, first.id);
             println!("  lab hint {} {}        (when stuck)", lab.id, first.id);
-            exit::PASSED
+            Ok(exit::PASSED)
         }
     }
 }

@@ -1,28 +1,26 @@
 //! `lab status`: what passed and when, from the progress file of this workspace.
 
-use std::path::PathBuf;
-
+use crate::error::Result;
 use crate::exit;
 use crate::state::{ago, path_for, State};
+use crate::workspace::DirArg;
 
 /// `lab status`.
-pub fn run(dir: Option<PathBuf>) -> i32 {
-    let dir = match super::workspace(dir) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    let state = State::load(&dir);
+pub fn run(dir: &DirArg) -> Result {
+    let ws = dir.workspace()?;
+    let dir = ws.path();
+    let state = State::load(dir);
     if state.labs.is_empty() {
         println!(
             "No checks recorded for {} yet: run `lab check <lab>` here.",
             dir.display()
         );
-        return exit::PASSED;
+        return Ok(exit::PASSED);
     }
     println!(
         "Progress in {} (kept in {})",
         dir.display(),
-        path_for(&dir).display()
+        path_for(dir).display()
     );
     for (lab, ls) in &state.labs {
         println!("\n{lab}");
@@ -46,5 +44,5 @@ pub fn run(dir: Option<PathBuf>) -> i32 {
             println!("  {status:<5} {step:<11} {checked}{passed}{hints}");
         }
     }
-    exit::PASSED
+    Ok(exit::PASSED)
 }

@@ -14,39 +14,27 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
-use super::check::{color_wanted, grade, Aborted, Request};
-use super::{connect, interrupted, load_lab, workspace};
+use std::sync::Arc;
+
+use super::check::color_wanted;
+use super::{connect, interrupted, load_lab, run_grade};
+use crate::error::Result;
 use crate::exit;
+use crate::grade::{Cache, EngineState, Request};
 use crate::lab::Lab;
 use crate::report::{self, Report, Status};
 use crate::state::State;
+use crate::workspace::DirArg;
 
-/// A fingerprint of the workspace's files: path to (size, mtime).
+/// A fingerprint of the workspace's files (the one walker's): path to (size, mtime).
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, Option<SystemTime>)> {
-    fn walk(p: &Path, out: &mut BTreeMap<PathBuf, (u64, Option<SystemTime>)>) {
-        let Ok(rd) = std::fs::read_dir(p) else { return };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if matches!(
-                name.as_str(),
-                ".venv" | "venv" | "__pycache__" | ".git" | ".pytest_cache"
-            ) || name.ends_with(".egg-info")
-            {
-                continue;
-            }
-            let path = e.path();
-            match e.metadata() {
-                Ok(m) if m.is_dir() => walk(&path, out),
-                Ok(m) => {
-                    out.insert(path, (m.len(), m.modified().ok()));
-                }
-                Err(_) => {}
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, &mut out);
-    out
+    crate::walk::files(dir, Path::new(""), 20_000)
+        .into_iter()
+        .filter_map(|rel| {
+            let m = std::fs::symlink_metadata(dir.join(&rel)).ok()?;
+            Some((dir.join(rel), (m.len(), m.modified().ok())))
+        })
+        .collect()
 }
 
 /// Terminal keys without Enter: canonical mode and echo off, restored on drop.
@@ -145,18 +133,18 @@ fn clock() -> String {
     )
 }
 
-async fn grade_once(lab: &Lab, dir: &Path, python: &Option<PathBuf>) -> Result<Report, Aborted> {
-    let r = grade(
-        lab,
-        Request {
-            steps: vec![],
-            dir: dir.to_path_buf(),
-            python: python.clone(),
-            image: None,
-            progress: false,
-        },
-    )
-    .await?;
+async fn grade_once(
+    lab: &Lab,
+    dir: &Path,
+    python: &Option<PathBuf>,
+    cache: &Arc<Cache>,
+) -> Result<Report> {
+    let req = Request {
+        dir: dir.to_path_buf(),
+        python: python.clone(),
+        ..Request::default()
+    };
+    let r = run_grade(lab, req, cache.clone(), None, false).await?;
     let mut state = State::load(dir);
     state.record(&r);
     let _ = state.save(dir);
@@ -164,20 +152,17 @@ async fn grade_once(lab: &Lab, dir: &Path, python: &Option<PathBuf>) -> Result<R
 }
 
 /// `lab watch LAB`.
-pub async fn run(lab_id: &str, dir: Option<PathBuf>, python: Option<PathBuf>) -> i32 {
-    let lab = match load_lab(lab_id) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let dir = match workspace(dir) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+pub async fn run(lab_id: &str, dir_arg: &DirArg, python: Option<PathBuf>) -> Result {
+    let lab = load_lab(lab_id)?;
+    let ws = dir_arg.workspace()?;
+    let dir = ws.path().to_path_buf();
+    // One cache for the session: an image id already proven to serve is not probed again.
+    let cache = Arc::new(Cache::default());
     let _raw = std::io::stdin().is_terminal().then(RawKeys::enable);
     let mut keys = keys();
-    let mut events = match connect().await.0 {
-        Ok(e) => e.events(),
-        Err(_) => mpsc::channel(1).1,
+    let mut events = match connect().await {
+        EngineState::Connected { engine, .. } => engine.events(),
+        _ => mpsc::channel(1).1,
     };
     println!(
         "Watching {} for lab {lab_id}. Keys: h hint, c full check, q quit.",
@@ -194,24 +179,16 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, python: Option<PathBuf>) ->
             tokio::time::sleep(Duration::from_millis(400)).await;
             while events.try_recv().is_ok() {}
             files = snapshot(&dir);
-            match grade_once(&lab, &dir, &python).await {
-                Ok(r) => {
-                    let s = summary(&r);
-                    if s != last {
-                        println!("\n[{}] after {why}:\n{s}", clock());
-                        last = s;
-                    }
-                    report = Some(r);
-                }
-                Err(Aborted::Interrupted) => return exit::INTERRUPTED,
-                Err(Aborted::Crashed(e)) => {
-                    eprintln!("error: a check crashed ({e})");
-                    return exit::USAGE;
-                }
+            let r = grade_once(&lab, &dir, &python, &cache).await?;
+            let s = summary(&r);
+            if s != last {
+                println!("\n[{}] after {why}:\n{s}", clock());
+                last = s;
             }
+            report = Some(r);
         }
         tokio::select! {
-            _ = interrupted() => return exit::INTERRUPTED,
+            _ = interrupted() => return Err(crate::error::Error::Interrupted),
             _ = tick.tick() => {
                 let now = snapshot(&dir);
                 if now != files {
@@ -225,7 +202,7 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, python: Option<PathBuf>) ->
             key = keys.recv() => match key {
                 None | Some('q') => {
                     println!("bye");
-                    return exit::PASSED;
+                    return Ok(exit::PASSED);
                 }
                 Some('c') => {
                     if let Some(r) = &report {
@@ -234,7 +211,7 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, python: Option<PathBuf>) ->
                 }
                 Some('h') => {
                     if let Some(step) = report.as_ref().and_then(current) {
-                        super::hint::run(lab_id, &step.id, Some(dir.clone()));
+                        super::hint::run(lab_id, &step.id, dir_arg)?;
                     } else {
                         println!("every step passes: no hint needed");
                     }

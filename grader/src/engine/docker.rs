@@ -16,8 +16,8 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 use super::{
-    Container, ContainerSummary, Engine, EngineError, EngineInfo, Image, ImageSummary, PortMap,
-    ProbeSpec, OWNER_LABEL, PROBE_LABEL,
+    Container, ContainerState, ContainerSummary, Engine, EngineError, EngineInfo, Image,
+    ImageSummary, PortMap, ProbeSpec, OWNER_LABEL, PROBE_LABEL,
 };
 
 /// Deadline for one ordinary API call.
@@ -151,10 +151,22 @@ impl Engine for DockerEngine {
         let v = self
             .call("reading the version", self.docker.version())
             .await?;
+        // Name the engine by what its version endpoint reports: Podman's Docker-compatible API
+        // lists a "Podman Engine" component and its own version.
+        let podman = v
+            .components
+            .iter()
+            .flatten()
+            .find(|c| c.name.to_ascii_lowercase().contains("podman"));
+        let product = if podman.is_some() { "Podman" } else { "Docker" };
         Ok(EngineInfo {
             endpoint: self.endpoint.clone(),
             source: self.source.clone(),
-            version: v.version.unwrap_or_default(),
+            product: product.into(),
+            version: podman
+                .map(|c| c.version.clone())
+                .or(v.version)
+                .unwrap_or_default(),
             api_version: v.api_version.unwrap_or_default(),
         })
     }
@@ -222,7 +234,10 @@ impl Engine for DockerEngine {
                     .to_string(),
                 image: c.image.unwrap_or_default(),
                 image_id: c.image_id.unwrap_or_default(),
-                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                state: c
+                    .state
+                    .map(|s| ContainerState::parse(s.as_ref()))
+                    .unwrap_or_default(),
                 labels: c.labels.unwrap_or_default(),
             })
             .collect())
@@ -252,7 +267,10 @@ impl Engine for DockerEngine {
                 .trim_start_matches('/')
                 .to_string(),
             image_id: c.image.unwrap_or_default(),
-            status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            status: state
+                .status
+                .map(|s| ContainerState::parse(s.as_ref()))
+                .unwrap_or_default(),
             running: state.running.unwrap_or(false),
             restarting: state.restarting.unwrap_or(false),
             oom_killed: state.oom_killed.unwrap_or(false),

@@ -48,6 +48,7 @@ impl Engine for FakeEngine {
         Ok(EngineInfo {
             endpoint: "fake".into(),
             source: "a test".into(),
+            product: "Docker".into(),
             version: "0".into(),
             api_version: "1.41".into(),
         })
@@ -83,7 +84,7 @@ impl Engine for FakeEngine {
                 name: c.name.clone(),
                 image: String::new(),
                 image_id: c.image_id.clone(),
-                state: c.status.clone(),
+                state: c.status,
                 labels: c.labels.clone(),
             })
             .collect())

@@ -19,6 +19,63 @@ pub const PROBE_LABEL: &str = "org.sre-lab.probe";
 /// Label holding the process id of the `lab` run that owns a probe (to sweep orphans).
 pub const OWNER_LABEL: &str = "org.sre-lab.owner-pid";
 
+/// Compose's labels on the containers and networks it makes (v1 and v2 alike).
+pub mod compose_label {
+    /// The project name.
+    pub const PROJECT: &str = "com.docker.compose.project";
+    /// The directory Compose ran in.
+    pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+    /// The service name.
+    pub const SERVICE: &str = "com.docker.compose.service";
+}
+
+/// A container's state, as the engine reports it (`docker ps` STATUS's first word).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ContainerState {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    /// A state this build does not know.
+    Other,
+}
+
+impl ContainerState {
+    /// From the engine's word for it.
+    pub fn parse(s: &str) -> ContainerState {
+        match s {
+            "created" => ContainerState::Created,
+            "running" => ContainerState::Running,
+            "paused" => ContainerState::Paused,
+            "restarting" => ContainerState::Restarting,
+            "removing" => ContainerState::Removing,
+            "exited" => ContainerState::Exited,
+            "dead" => ContainerState::Dead,
+            _ => ContainerState::Other,
+        }
+    }
+}
+
+impl std::fmt::Display for ContainerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            ContainerState::Created => "created",
+            ContainerState::Running => "running",
+            ContainerState::Paused => "paused",
+            ContainerState::Restarting => "restarting",
+            ContainerState::Removing => "removing",
+            ContainerState::Exited => "exited",
+            ContainerState::Dead => "dead",
+            ContainerState::Other => "in an unknown state",
+        };
+        f.write_str(s)
+    }
+}
+
 /// Why the engine could not answer.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {
@@ -57,6 +114,8 @@ pub struct EngineInfo {
     pub endpoint: String,
     /// Why this endpoint was used (`DOCKER_HOST`, a docker context, the default socket, ...).
     pub source: String,
+    /// `Docker` or `Podman`, from the version endpoint's components.
+    pub product: String,
     pub version: String,
     pub api_version: String,
 }
@@ -93,7 +152,7 @@ pub struct ContainerSummary {
     /// The image reference the container was created from, as the user typed it.
     pub image: String,
     pub image_id: String,
-    pub state: String,
+    pub state: ContainerState,
     pub labels: HashMap<String, String>,
 }
 
@@ -106,8 +165,7 @@ pub struct Container {
     pub id: String,
     pub name: String,
     pub image_id: String,
-    /// `created`, `running`, `exited`, `restarting`, ...
-    pub status: String,
+    pub status: ContainerState,
     pub running: bool,
     pub restarting: bool,
     pub oom_killed: bool,

@@ -7,7 +7,7 @@ pub mod human;
 pub mod json;
 pub mod junit;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Version of the JSON report's shape; bump on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -42,7 +42,7 @@ impl Status {
 }
 
 /// One check's finding.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckResult {
     /// Stable id, `<step>.<what>`, e.g. `dockerfile.cmd`.
     pub id: String,
@@ -59,6 +59,10 @@ pub struct CheckResult {
     pub location: Option<String>,
     /// Evidence such as a log tail.
     pub detail: Option<String>,
+    /// What proved the verdict, when it is not this run's own probe of the thing itself (a
+    /// result reused from the cache by image id, say). Added in schema 1; absent before.
+    #[serde(default)]
+    pub evidence: Option<String>,
 }
 
 impl CheckResult {
@@ -72,6 +76,7 @@ impl CheckResult {
             hint: None,
             location: None,
             detail: None,
+            evidence: None,
         }
     }
     pub fn pass(id: impl Into<String>, message: impl Into<String>) -> Self {
@@ -105,6 +110,10 @@ impl CheckResult {
         self.location = Some(v.into());
         self
     }
+    pub fn evidence(mut self, v: impl Into<String>) -> Self {
+        self.evidence = Some(v.into());
+        self
+    }
     pub fn detail(mut self, v: impl Into<String>) -> Self {
         let v = v.into();
         if !v.trim().is_empty() {
@@ -115,17 +124,27 @@ impl CheckResult {
 }
 
 /// One step's outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepReport {
     pub id: String,
     pub title: String,
     pub status: Status,
+    /// An optional ("going further") step; not counted in the summary. Added in schema 1.
+    #[serde(default)]
+    pub optional: bool,
+    /// The points the step is worth (`points` in the lab file, default 1). Added in schema 1.
+    #[serde(default = "one")]
+    pub points: u32,
     /// The book chapter that teaches the step.
     pub book: String,
     pub checks: Vec<CheckResult>,
     /// The step's first hint, shown when it does not pass.
     pub hint: String,
     pub duration_ms: u64,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// A step's status from its checks: any fail fails it; else any error makes it an error; else
@@ -143,8 +162,8 @@ pub fn step_status(checks: &[CheckResult]) -> Status {
     }
 }
 
-/// Counts of step outcomes.
-#[derive(Debug, Clone, Default, Serialize)]
+/// Counts of the core (not optional) steps' outcomes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub total: usize,
     pub passed: usize,
@@ -154,10 +173,15 @@ pub struct Summary {
     pub warnings: usize,
 }
 
-/// A whole `lab check`.
-#[derive(Debug, Clone, Serialize)]
+/// A whole `lab check`. It deserializes as well as it serializes: the room server reads it.
+/// Consumers must ignore fields they do not know; new fields keep `schema_version` 1.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
+    /// When the grading ended, RFC 3339 in UTC; orders reports of one workspace. Added in
+    /// schema 1; empty when absent.
+    #[serde(default)]
+    pub generated_at: String,
     pub lab: String,
     pub workspace: String,
     /// `Docker 20.10.24 (API 1.41) at unix:///var/run/docker.sock`, or why there is none.
@@ -169,8 +193,9 @@ pub struct Report {
 }
 
 impl Report {
-    /// Build the summary from the steps.
+    /// Build the summary from the core steps (optional ones are bonus, not counted).
     pub fn summarize(steps: &[StepReport]) -> Summary {
+        let steps: Vec<&StepReport> = steps.iter().filter(|s| !s.optional).collect();
         let count = |s| steps.iter().filter(|st| st.status == s).count();
         Summary {
             total: steps.len(),
@@ -186,9 +211,14 @@ impl Report {
         }
     }
 
-    /// True when every step passed.
+    /// True when every core step graded passed. Optional steps are bonus: they never fail
+    /// the run, except when the learner asked for them by name (then they are not optional
+    /// for this run, and the caller marks them so).
     pub fn all_passed(&self) -> bool {
-        self.steps.iter().all(|s| s.status == Status::Pass)
+        self.steps
+            .iter()
+            .filter(|s| !s.optional)
+            .all(|s| s.status == Status::Pass)
     }
 }
 
@@ -209,5 +239,49 @@ mod tests {
         assert_eq!(step_status(&[p.clone(), e.clone()]), Status::Error);
         assert_eq!(step_status(&[e, f, p]), Status::Fail);
         assert_eq!(step_status(&[]), Status::Skip);
+    }
+
+    #[test]
+    fn a_report_round_trips_and_older_reports_still_read() {
+        let step = StepReport {
+            id: "nonroot".into(),
+            title: "t".into(),
+            status: Status::Fail,
+            optional: true,
+            points: 2,
+            book: "b.md".into(),
+            checks: vec![CheckResult::pass("nonroot.user", "uid 1000").evidence("cache")],
+            hint: "h".into(),
+            duration_ms: 1,
+        };
+        let r = Report {
+            schema_version: SCHEMA_VERSION,
+            generated_at: "2026-11-29T20:00:00Z".into(),
+            lab: "day11".into(),
+            workspace: "/w".into(),
+            engine: "e".into(),
+            engine_reachable: true,
+            summary: Report::summarize(std::slice::from_ref(&step)),
+            steps: vec![step],
+            duration_ms: 5,
+        };
+        // An optional step neither counts in the summary nor fails the run.
+        assert_eq!(r.summary.total, 0);
+        assert!(r.all_passed());
+        let text = json::render(&r);
+        let back: Report = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.steps[0].checks, r.steps[0].checks);
+        assert_eq!(back.generated_at, r.generated_at);
+        // A report written before these fields existed, with a field from the future.
+        let old = r#"{"schema_version":1,"lab":"day11","workspace":"/w","engine":"e",
+            "engine_reachable":true,"duration_ms":1,"future_field":[1],
+            "summary":{"total":1,"passed":1,"failed":0,"skipped":0,"errors":0,"warnings":0},
+            "steps":[{"id":"build","title":"t","status":"pass","book":"b.md","hint":"h",
+            "duration_ms":1,"checks":[{"id":"build.exists","status":"pass","message":"m",
+            "expected":null,"found":null,"hint":null,"location":null,"detail":null}]}]}"#;
+        let old: Report = serde_json::from_str(old).unwrap();
+        assert_eq!(old.steps[0].points, 1);
+        assert!(!old.steps[0].optional);
+        assert_eq!(old.steps[0].checks[0].evidence, None);
     }
 }
