@@ -46,10 +46,84 @@ fn equivalent_dockerfiles_pass() {
             r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#,
             r#"CMD ["gunicorn", "--workers", "2", "-b", "0.0.0.0:5000", "src.main:app"]"#,
         ),
+        // The base image from a global ARG, whole or in part: the builder expands them.
+        format!(
+            "ARG BASE=python:3.9-slim\n{}",
+            lesson().replace("FROM python:3.9-slim", "FROM ${BASE}")
+        ),
+        format!(
+            "ARG PY=3.9\n{}",
+            lesson().replace("FROM python:3.9-slim", "FROM python:${PY}-slim")
+        ),
+        // A named stage, then a stage built on it: the final image has what `base` set up.
+        lesson().replace(
+            "FROM python:3.9-slim",
+            "FROM python:3.9-slim AS base\nFROM base",
+        ),
+        lesson()
+            .replace("FROM python:3.9-slim", "FROM python:3.9-slim AS base")
+            .replace("COPY . .", "FROM base AS final\nCOPY . ."),
+        // A trailing slash on WORKDIR names the same directory.
+        lesson().replace("WORKDIR /app", "WORKDIR /app/"),
+        // ENTRYPOINT plus CMD compose into the lesson's exact process.
+        lesson().replace(
+            r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#,
+            "ENTRYPOINT [\"gunicorn\"]\nCMD [\"--bind\",\"0.0.0.0:5000\",\"src.main:app\"]",
+        ),
+        // An ENV value taken from an ARG.
+        lesson().replace(
+            "ENV PYTHONPATH=/app",
+            "ARG APP_DIR=/app\nENV PYTHONPATH=${APP_DIR}",
+        ),
+        // FLASK_DEBUG next to the lesson's FLASK_ENV is fine.
+        lesson().replace(
+            "ENV FLASK_ENV=development",
+            "ENV FLASK_ENV=development\nENV FLASK_DEBUG=1",
+        ),
     ];
     for v in variants {
         let r = grade_dockerfile(&v);
         assert_eq!(status(&r, "dockerfile"), "pass", "{v}\n{r:#}");
+    }
+}
+
+#[test]
+fn meaning_not_text_cuts_both_ways() {
+    // Spellings that look right but build something else.
+    let wrong = [
+        // An ARG that is never given a value: FROM names no image at all.
+        (
+            lesson().replace(
+                "FROM python:3.9-slim",
+                "ARG BASE\nFROM ${BASE:-python:3.8-slim}",
+            ),
+            "dockerfile.base",
+        ),
+        // A stage named like the base, built FROM another image.
+        (
+            lesson().replace(
+                "FROM python:3.9-slim",
+                "FROM python:3.8-slim AS base\nFROM base",
+            ),
+            "dockerfile.base",
+        ),
+        // An ENTRYPOINT in shell form: CMD is ignored and /bin/sh is PID 1.
+        (
+            lesson().replace(
+                r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#,
+                "ENTRYPOINT gunicorn --bind 0.0.0.0:5000 src.main:app",
+            ),
+            "dockerfile.cmd",
+        ),
+        // WORKDIR /app/.. is /, not /app.
+        (
+            lesson().replace("WORKDIR /app", "WORKDIR /app/.."),
+            "dockerfile.workdir",
+        ),
+    ];
+    for (v, id) in wrong {
+        let r = grade_dockerfile(&v);
+        assert_eq!(check(&r, id)["status"], "fail", "{v}\n{r:#}");
     }
 }
 

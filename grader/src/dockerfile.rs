@@ -89,29 +89,110 @@ pub fn normalize(text: &str) -> String {
         .replace("\r\n", "\n")
 }
 
-fn pos_of(text: &str, offset: usize) -> Pos {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    Pos { line, column }
+/// Byte offset to `line:column`, in O(log n) per lookup (a table of line starts), so a huge
+/// Dockerfile is parsed in linear time.
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn new(text: &str) -> Lines {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Lines(starts)
+    }
+    fn pos(&self, offset: usize) -> Pos {
+        let line = self.0.partition_point(|&s| s <= offset).max(1);
+        Pos {
+            line,
+            column: offset - self.0[line - 1] + 1,
+        }
+    }
 }
 
-fn command(text: &str, cmd: &Command<'_>, keyword_start: usize) -> CmdFact {
+/// Expand `$NAME`, `${NAME}`, `${NAME:-word}` and `${NAME:+word}` as the builder does, from
+/// the variables in scope (ARG and ENV); `\$` stays a literal `$`. Unknown names expand to
+/// nothing, like the builder's.
+pub fn expand(s: &str, vars: &std::collections::HashMap<String, String>) -> String {
+    if !s.contains('$') {
+        return s.to_string();
+    }
+    let b: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    while i < b.len() {
+        match b[i] {
+            '\\' if b.get(i + 1) == Some(&'$') => {
+                out.push('$');
+                i += 2;
+            }
+            '$' if b.get(i + 1) == Some(&'{') => {
+                let Some(close) = b[i + 2..].iter().position(|&c| c == '}') else {
+                    out.extend(&b[i..]);
+                    break;
+                };
+                let inner: String = b[i + 2..i + 2 + close].iter().collect();
+                let value = if let Some((name, word)) = inner.split_once(":-") {
+                    match vars.get(name).filter(|v| !v.is_empty()) {
+                        Some(v) => v.clone(),
+                        None => expand(word, vars),
+                    }
+                } else if let Some((name, word)) = inner.split_once(":+") {
+                    match vars.get(name).filter(|v| !v.is_empty()) {
+                        Some(_) => expand(word, vars),
+                        None => String::new(),
+                    }
+                } else {
+                    vars.get(&inner).cloned().unwrap_or_default()
+                };
+                out.push_str(&value);
+                i += close + 3;
+            }
+            '$' if b.get(i + 1).is_some_and(|&c| is_name(c)) => {
+                let end = b[i + 1..]
+                    .iter()
+                    .position(|&c| !is_name(c))
+                    .map_or(b.len(), |p| i + 1 + p);
+                let name: String = b[i + 1..end].iter().collect();
+                out.push_str(vars.get(&name).map(String::as_str).unwrap_or(""));
+                i = end;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// `ARG` arguments: `NAME` or `NAME=default`, several per line.
+fn arg_pairs(args: &str) -> Vec<(String, Option<String>)> {
+    shell_words(args)
+        .into_iter()
+        .map(|w| match w.split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+            None => (w, None),
+        })
+        .collect()
+}
+
+fn command(lines: &Lines, cmd: &Command<'_>, keyword_start: usize) -> CmdFact {
+    let pos = lines.pos(keyword_start);
     match cmd {
         Command::Exec(a) => CmdFact {
             exec: true,
             args: a.value.iter().map(|s| s.value.to_string()).collect(),
-            pos: pos_of(text, keyword_start),
+            pos,
         },
         Command::Shell(s) => CmdFact {
             exec: false,
             args: vec![s.value.trim().to_string()],
-            pos: pos_of(text, keyword_start),
+            pos,
         },
         _ => CmdFact {
             exec: false,
             args: vec![],
-            pos: pos_of(text, keyword_start),
+            pos,
         },
     }
 }
@@ -176,38 +257,93 @@ fn shell_words(s: &str) -> Vec<String> {
     words
 }
 
-/// Parse Dockerfile text into the final stage's facts.
+/// Parse Dockerfile text into the final stage's facts, as the builder sees them: ARG values
+/// expanded (global ones in `FROM`, a stage's ARG and ENV values in its instructions), and a
+/// `FROM <stage>` starting from that stage's facts, so `FROM python:3.9-slim AS base` then
+/// `FROM base` has the base image and everything `base` set up.
 pub fn parse(raw: &str) -> Result<Facts, ParseError> {
+    use std::collections::HashMap;
     let text = normalize(raw);
     let df = parse_dockerfile::parse(&text).map_err(|e| ParseError {
         message: e.to_string(),
         pos: Pos {
-            line: e.line(),
-            column: e.column(),
+            line: e.line().max(1),
+            column: e.column().max(1),
         },
     })?;
+    if df.instructions.is_empty() {
+        return Err(ParseError {
+            message: "the Dockerfile has no instructions (it is empty or only comments)".into(),
+            pos: Pos { line: 1, column: 1 },
+        });
+    }
+    let lines = Lines::new(&text);
+    // Global ARGs (before the first FROM), usable in FROM lines and redeclared in stages.
+    let mut global: HashMap<String, String> = HashMap::new();
+    // Each named stage's facts and variables (ARG and ENV values), for `FROM <stage>`.
+    let mut stages: HashMap<String, (Facts, HashMap<String, String>)> = HashMap::new();
     let mut facts = Facts::default();
+    let mut vars: HashMap<String, String> = HashMap::new();
+    let mut stage_name: Option<String> = None;
+    let mut in_stage = false;
+    let mut cmd_set_here = false;
+    let save = |stages: &mut HashMap<String, (Facts, HashMap<String, String>)>,
+                name: &Option<String>,
+                facts: &Facts,
+                vars: &HashMap<String, String>| {
+        if let Some(n) = name {
+            stages.insert(n.to_ascii_lowercase(), (facts.clone(), vars.clone()));
+        }
+    };
     for (index, inst) in df.instructions.iter().enumerate() {
         match inst {
+            Instruction::Arg(a) => {
+                for (k, v) in arg_pairs(&a.arguments.value) {
+                    if !in_stage {
+                        global.insert(k, v.map(|v| expand(&v, &global)).unwrap_or_default());
+                    } else {
+                        let value = match v {
+                            Some(v) => expand(&v, &vars),
+                            None => global.get(&k).cloned().unwrap_or_default(),
+                        };
+                        // An ENV of the same name wins over the ARG, as in the builder.
+                        vars.entry(k).or_insert(value);
+                    }
+                }
+            }
             Instruction::From(f) => {
-                // A new stage starts: only the final stage makes the image.
-                facts = Facts {
-                    from: Some((f.image.value.to_string(), pos_of(&text, f.from.span.start))),
-                    ..Facts::default()
+                save(&mut stages, &stage_name, &facts, &vars);
+                in_stage = true;
+                let image = expand(&f.image.value, &global);
+                let pos = lines.pos(f.from.span.start);
+                (facts, vars) = match stages.get(&image.to_ascii_lowercase()) {
+                    // A new stage on top of an earlier one: it inherits what that one set.
+                    Some((inherited, v)) => (inherited.clone(), v.clone()),
+                    None => (
+                        Facts {
+                            from: Some((image, pos)),
+                            ..Facts::default()
+                        },
+                        HashMap::new(),
+                    ),
                 };
+                stage_name = f.as_.as_ref().map(|(_, n)| n.value.to_string());
+                cmd_set_here = false;
             }
             Instruction::Workdir(w) => facts.workdirs.push((
-                w.arguments.value.trim().to_string(),
-                pos_of(&text, w.workdir.span.start),
+                expand(w.arguments.value.trim(), &vars),
+                lines.pos(w.workdir.span.start),
                 index,
             )),
             Instruction::Env(e) => {
                 let (pairs, legacy) = split_env(&e.arguments.value);
                 for (key, value) in pairs {
+                    let value = expand(&value, &vars);
+                    vars.insert(key.clone(), value.clone());
                     facts.env.push(EnvVar {
                         key,
                         value,
-                        pos: pos_of(&text, e.env.span.start),
+                        pos: lines.pos(e.env.span.start),
                         legacy,
                     });
                 }
@@ -216,23 +352,30 @@ pub fn parse(raw: &str) -> Result<Facts, ParseError> {
                 for a in &x.arguments {
                     facts
                         .expose
-                        .push((a.value.to_string(), pos_of(&text, x.expose.span.start)));
+                        .push((expand(&a.value, &vars), lines.pos(x.expose.span.start)));
                 }
             }
-            Instruction::Cmd(c) => facts.cmd = Some(command(&text, &c.arguments, c.cmd.span.start)),
+            Instruction::Cmd(c) => {
+                facts.cmd = Some(command(&lines, &c.arguments, c.cmd.span.start));
+                cmd_set_here = true;
+            }
             Instruction::Entrypoint(c) => {
-                facts.entrypoint = Some(command(&text, &c.arguments, c.entrypoint.span.start))
+                facts.entrypoint = Some(command(&lines, &c.arguments, c.entrypoint.span.start));
+                // The builder resets a CMD inherited from an earlier stage when ENTRYPOINT is set.
+                if !cmd_set_here {
+                    facts.cmd = None;
+                }
             }
             Instruction::Copy(c) => facts.copies.push(CopyFact {
                 sources: sources(&c.src),
-                dest: c.dest.value.to_string(),
-                pos: pos_of(&text, c.copy.span.start),
+                dest: expand(&c.dest.value, &vars),
+                pos: lines.pos(c.copy.span.start),
                 index,
             }),
             Instruction::Add(c) => facts.copies.push(CopyFact {
                 sources: sources(&c.src),
-                dest: c.dest.value.to_string(),
-                pos: pos_of(&text, c.add.span.start),
+                dest: expand(&c.dest.value, &vars),
+                pos: lines.pos(c.add.span.start),
                 index,
             }),
             Instruction::Run(r) => {
@@ -252,7 +395,7 @@ pub fn parse(raw: &str) -> Result<Facts, ParseError> {
                 }
                 facts.runs.push(RunFact {
                     text: body,
-                    pos: pos_of(&text, r.run.span.start),
+                    pos: lines.pos(r.run.span.start),
                     index,
                 });
             }
@@ -271,17 +414,36 @@ fn sources(src: &[Source<'_>]) -> Vec<String> {
         .collect()
 }
 
-/// Read and parse `dir/Dockerfile`. `Ok(None)` when there is no Dockerfile.
-pub fn read(dir: &Path) -> std::io::Result<Option<Result<Facts, ParseError>>> {
-    match std::fs::read_to_string(dir.join("Dockerfile")) {
+/// Read (bounded: a regular file inside the workspace, at most
+/// [`crate::bounded::MAX_SPEC_FILE`]) and parse `dir/Dockerfile`. `Ok(None)` when there is none.
+pub fn read(dir: &Path) -> Result<Option<Result<Facts, ParseError>>, crate::bounded::ReadError> {
+    use crate::bounded::{read_text, ReadError, MAX_SPEC_FILE};
+    match read_text(&dir.join("Dockerfile"), MAX_SPEC_FILE, Some(dir)) {
         Ok(text) => Ok(Some(parse(&text))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(ReadError::Missing(_)) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
+/// An absolute path with `.`, `..` and repeated or trailing slashes resolved, as the builder
+/// resolves WORKDIR.
+pub fn normalize_path(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 impl Facts {
-    /// The effective working directory (last absolute WORKDIR; relative ones append).
+    /// The effective working directory (last absolute WORKDIR; relative ones append),
+    /// normalized as a path: `/app/`, `/app/.` and `/srv/../app` are all `/app`.
     pub fn workdir(&self) -> Option<String> {
         let mut cur: Option<String> = None;
         for (w, _, _) in &self.workdirs {
@@ -291,7 +453,25 @@ impl Facts {
                 format!("{}/{}", cur.unwrap_or_default().trim_end_matches('/'), w)
             });
         }
-        cur
+        cur.map(|p| normalize_path(&p))
+    }
+
+    /// The process the image runs: ENTRYPOINT's exec form followed by CMD's, as the engine
+    /// composes them. `None` when neither is set; `Some((false, ..))` when a shell form is
+    /// involved (then the engine runs `/bin/sh -c`).
+    pub fn process(&self) -> Option<(bool, Vec<String>)> {
+        match (&self.entrypoint, &self.cmd) {
+            (None, None) => None,
+            (None, Some(c)) => Some((c.exec, c.args.clone())),
+            // A shell-form ENTRYPOINT ignores CMD.
+            (Some(e), _) if !e.exec => Some((false, e.args.clone())),
+            (Some(e), None) => Some((true, e.args.clone())),
+            (Some(e), Some(c)) => {
+                let mut all = e.args.clone();
+                all.extend(c.args.iter().cloned());
+                Some((c.exec, all))
+            }
+        }
     }
 
     /// The final value of each ENV key.

@@ -265,7 +265,7 @@ mod embedded {
 /// Where the labs are found, with why, in this order: `--labs DIR`, `$LAB_LABS_DIR`, a
 /// `labs/` directory next to the binary (or in `../share/sre-lab/` from it, an installed
 /// layout, or the repository's for a binary in its `target/`), and finally the copy embedded
-/// in the binary, unpacked once into the state directory (so a `cargo install`ed `lab` works
+/// in the binary, unpacked once into the cache directory (so a `cargo install`ed `lab` works
 /// anywhere).
 pub fn find_labs() -> Result<(PathBuf, &'static str), LabError> {
     if let Some(d) = LABS_FLAG.get() {
@@ -291,7 +291,7 @@ pub fn find_labs() -> Result<(PathBuf, &'static str), LabError> {
             }
         }
     }
-    unpack_embedded(&crate::state::state_dir().join("embedded"))
+    unpack_embedded(&crate::state::cache_dir().join("embedded-labs"))
         .map(|d| (d, "embedded in the binary"))
 }
 

@@ -8,6 +8,7 @@
 // error is a report row on a cold path, so its size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod bounded;
 pub mod checks;
 pub mod cleanup;
 pub mod cli;

@@ -62,16 +62,66 @@ fn bearer_params(header: &str) -> Option<(String, Vec<(String, String)>)> {
     Some((realm?, params))
 }
 
+/// The largest manifest read (a real one is a few KiB).
+const MAX_MANIFEST: usize = 1024 * 1024;
+
 /// Ask the registry named by `r` for the manifest digest of its tag.
 pub async fn manifest_digest(r: &Reference) -> Lookup {
+    match manifest_request(r, false).await {
+        Err(l) => l,
+        Ok((resp, _)) => match resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(d) => Lookup::Found(d.to_string()),
+            None => Lookup::Other("the registry answered without a Docker-Content-Digest".into()),
+        },
+    }
+}
+
+/// The digest of the image config the tag's manifest names: for a single-platform image it
+/// is the image id the engine shows, on Docker and Podman alike, and it survives a push that
+/// re-encodes the layers (Podman compresses them anew, so its manifest digest differs from
+/// its `RepoDigests`). `Ok(None)` for a multi-platform index. The body is read up to 1 MiB.
+pub async fn manifest_config_digest(r: &Reference) -> Result<Option<String>, Lookup> {
+    let (mut resp, url) = manifest_request(r, true).await?;
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Lookup::Unreachable(error_chain(&e)))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_MANIFEST {
+            return Err(Lookup::Other(format!(
+                "the manifest at {url} is over 1 MiB"
+            )));
+        }
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| Lookup::Other(format!("the manifest at {url} is not JSON: {e}")))?;
+    Ok(v.pointer("/config/digest")
+        .and_then(|d| d.as_str())
+        .map(String::from))
+}
+
+/// HEAD (or GET) a tag's manifest, answering a Bearer challenge with the anonymous token
+/// flow. A 200 comes back as the response; anything else as the [`Lookup`] it means.
+async fn manifest_request(r: &Reference, get: bool) -> Result<(reqwest::Response, String), Lookup> {
     let client = match reqwest::Client::builder().timeout(DEADLINE).build() {
         Ok(c) => c,
-        Err(e) => return Lookup::Other(e.to_string()),
+        Err(e) => return Err(Lookup::Other(e.to_string())),
     };
     let (base, path) = base_url(r);
     let url = format!("{base}/v2/{path}/manifests/{}", r.tag);
     let head = |token: Option<String>| {
-        let mut req = client.head(&url).header("Accept", ACCEPT);
+        let req = if get {
+            client.get(&url)
+        } else {
+            client.head(&url)
+        };
+        let mut req = req.header("Accept", ACCEPT);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -79,7 +129,7 @@ pub async fn manifest_digest(r: &Reference) -> Lookup {
     };
     let mut resp = match head(None).await {
         Ok(r) => r,
-        Err(e) => return Lookup::Unreachable(format!("{base}: {}", error_chain(&e))),
+        Err(e) => return Err(Lookup::Unreachable(format!("{base}: {}", error_chain(&e)))),
     };
     if resp.status() == 401 {
         let challenge = resp
@@ -106,23 +156,18 @@ pub async fn manifest_digest(r: &Reference) -> Lookup {
             if let Some(token) = token {
                 resp = match head(Some(token)).await {
                     Ok(r) => r,
-                    Err(e) => return Lookup::Unreachable(format!("{base}: {}", error_chain(&e))),
+                    Err(e) => {
+                        return Err(Lookup::Unreachable(format!("{base}: {}", error_chain(&e))))
+                    }
                 };
             }
         }
     }
     match resp.status().as_u16() {
-        200 => match resp
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(d) => Lookup::Found(d.to_string()),
-            None => Lookup::Other("the registry answered without a Docker-Content-Digest".into()),
-        },
-        404 => Lookup::NotFound,
-        s @ (401 | 403) => Lookup::Denied(s),
-        s => Lookup::Other(format!("HTTP {s} from {url}")),
+        200 => Ok((resp, url)),
+        404 => Err(Lookup::NotFound),
+        s @ (401 | 403) => Err(Lookup::Denied(s)),
+        s => Err(Lookup::Other(format!("HTTP {s} from {url}"))),
     }
 }
 

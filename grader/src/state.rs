@@ -72,6 +72,21 @@ pub fn state_dir() -> PathBuf {
     home.join(".local/state/sre-lab")
 }
 
+/// Where caches live (content-addressed, safe to delete): `$XDG_CACHE_HOME/sre-lab`, or
+/// `~/.cache/sre-lab`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute())
+    {
+        return d.join("sre-lab");
+    }
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join(".cache/sre-lab")
+}
+
 /// FNV-1a of the workspace path: stable across runs and versions, unlike std's hasher.
 fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {

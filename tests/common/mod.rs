@@ -39,9 +39,11 @@ pub fn state_dir() -> &'static Path {
 /// A `lab` command with a clean environment for colour and Python, and its own progress dir.
 pub fn lab() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::new(lab_bin());
+    // The repository's labs, wherever cargo put the binary (CI keeps it outside the clone).
     c.env_remove("VIRTUAL_ENV")
         .env("NO_COLOR", "1")
-        .env("SRE_LAB_STATE_DIR", state_dir());
+        .env("SRE_LAB_STATE_DIR", state_dir())
+        .env("LAB_LABS_DIR", repo().join("labs"));
     c
 }
 

@@ -79,15 +79,9 @@ pub async fn check(
         Ok(e) => e.clone(),
         Err(r) => return vec![r],
     };
-    let app = match ctx.image(&id, image).await {
+    let app = match ctx.built_image(&id, image, "run").await {
         Err(r) => return vec![r],
-        Ok(None) => {
-            return vec![
-                CheckResult::skip(&id, format!("there is no image {image} to run yet"))
-                    .hint("do the build step first"),
-            ]
-        }
-        Ok(Some(i)) => i,
+        Ok(i) => i,
     };
     let all = match engine.containers().await {
         Ok(l) => l,
@@ -118,29 +112,48 @@ pub async fn check(
     let compose_holds_port = all.iter().any(|c| is_compose(c) && c.state == ContainerState::Running);
     let run_cmd = format!("docker run -d -p {host_port}:{port} {repo}");
 
-    // Prefer a running container from the current image, then any from it, then older builds.
-    let pick = mine
-        .iter()
-        .find(|c| c.image_id == app.id && c.state == ContainerState::Running)
-        .or_else(|| mine.iter().find(|c| c.image_id == app.id))
-        .or_else(|| mine.iter().find(|c| c.state == ContainerState::Running))
-        .or_else(|| mine.first());
-    let Some(summary) = pick else {
+    // When several containers could be the learner's answer, choose in a fixed, documented
+    // order (the same selector the evidence reuse uses): built from the current image id,
+    // then publishing the lab's mapping, then running, then the newest. The others are named.
+    let mut candidates: Vec<Container> = Vec::new();
+    for summary in mine.iter().take(20) {
+        match engine.container(&summary.id).await {
+            Ok(Some(c)) => candidates.push(c),
+            Ok(None) => {}
+            Err(e) => return vec![engine_error(&id, &e)],
+        }
+    }
+    let host_port_s = host_port.to_string();
+    candidates.sort_by_key(|c| {
+        std::cmp::Reverse((
+            c.image_id == app.id,
+            c.host_port(port).as_deref() == Some(host_port_s.as_str()),
+            c.running,
+            c.created,
+        ))
+    });
+    let mut candidates = candidates.into_iter();
+    let Some(c) = candidates.next() else {
         return vec![
             CheckResult::fail(&id, format!("no container was created from {image}"))
                 .expected(run_cmd.clone())
                 .hint(format!("start one in the background: `{run_cmd}`")),
         ];
     };
-    let c = match engine.container(&summary.id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return vec![
-                CheckResult::error(&id, "the container disappeared while being checked")
-                    .hint("run `lab check` again"),
-            ]
+    let others: Vec<String> = candidates.map(|o| o.name).collect();
+    let c_name = c.name.clone();
+    let note = |mut out: Vec<CheckResult>| {
+        if !others.is_empty() {
+            for r in out.iter_mut().filter(|r| r.id == id) {
+                r.message.push_str(&format!(
+                    " (graded {} of {} containers from this image, chosen by: current image, then -p {host_port}:{port}, then running, then newest; the others: {})",
+                    c_name,
+                    others.len() + 1,
+                    others.join(", ")
+                ));
+            }
         }
-        Err(e) => return vec![engine_error(&id, &e)],
+        out
     };
     let name = c.name.clone();
     let mut out = Vec::new();
@@ -225,27 +238,27 @@ pub async fn check(
             r = r.found(why).hint(fix);
         }
         out.push(r.detail(format!("last log lines:\n{log}")));
-        return out;
+        return note(out);
     }
     if !c.running {
         if compose_holds_port && c.exit_code != 127 {
             out.push(CheckResult::pass(&id, format!("container {name} was run detached and is stopped now: the compose service holds port {host_port}, as it should")));
-            return out;
+            return note(out);
         }
         if c.attached && c.status == ContainerState::Exited {
             out.push(CheckResult::fail(&id, format!("container {name} was started in the foreground (no -d) and has stopped (Ctrl-C or a closed terminal stops it)"))
                 .expected(run_cmd.clone())
                 .hint(format!("run it detached: `{run_cmd}`")));
-            return out;
+            return note(out);
         }
         out.push(stopped(&engine, &c, &id, &run_cmd, port).await);
-        return out;
+        return note(out);
     }
     if c.attached {
         out.push(CheckResult::warn(format!("{step}.detached"), format!("container {name} runs in the foreground (no -d): it stops when that terminal closes")).hint(format!("use `{run_cmd}`")));
     }
     let Some(p) = published.and_then(|p| p.parse::<u16>().ok()) else {
-        return out;
+        return note(out);
     };
     let cid = c.id.clone();
     let result = probe_container(engine.as_ref(), &cid, port, p, http).await;
@@ -271,7 +284,7 @@ pub async fn check(
             out.push(r.detail(format!("last log lines:\n{log}")));
         }
     }
-    out
+    note(out)
 }
 
 async fn stopped(

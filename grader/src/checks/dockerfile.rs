@@ -6,10 +6,11 @@
 use serde::Deserialize;
 
 use super::{Kind, Needs};
+use crate::bounded::{read_text, ReadError, MAX_SPEC_FILE};
 use std::collections::BTreeMap;
 
 use super::Ctx;
-use crate::dockerfile::{self as df, CmdFact, Facts};
+use crate::dockerfile::{self as df, Facts};
 use crate::report::CheckResult;
 
 /// What this kind checks and why.
@@ -68,8 +69,13 @@ pub fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
     let id = |s: &str| format!("{step}.{s}");
     let facts = match df::read(&ctx.dir) {
         Err(e) => {
-            return vec![CheckResult::error(id("file"), format!("cannot read Dockerfile: {e}"))
-                .hint("check the file's permissions")]
+            let hint = match &e {
+                ReadError::Io { .. } => "check the file's permissions",
+                ReadError::NotText(_) => "the Dockerfile is plain text: recreate it in a text editor",
+                _ => "make `Dockerfile` a regular text file in the workspace",
+            };
+            return vec![CheckResult::fail(id("file"), format!("the Dockerfile cannot be used: {e}"))
+                .hint(hint)]
         }
         Ok(None) => {
             let mut r = CheckResult::fail(id("file"), "there is no Dockerfile in the workspace")
@@ -403,11 +409,24 @@ fn check_cmd(f: &Facts, id: &str, want: &[String], port: u16) -> CheckResult {
     );
     let want_app = want.last().cloned().unwrap_or_default();
     let want_bind = format!("0.0.0.0:{port}");
-    let Some(CmdFact { exec, args, pos }) = &f.cmd else {
-        return CheckResult::fail(id, "there is no CMD, so the container does not know what to run (it would start python3 and exit)")
-            .expected(want_json.clone())
-            .hint(format!("end the Dockerfile with `{want_json}`"));
+    // Judge the process the engine will run: ENTRYPOINT's exec form followed by CMD's.
+    let (exec, args, pos, written) = match (&f.entrypoint, &f.cmd) {
+        (None, None) => {
+            return CheckResult::fail(id, "there is no CMD (and no ENTRYPOINT), so the container runs the base image's command (python3), which exits at once without a terminal")
+                .expected(want_json.clone())
+                .hint(format!("end the Dockerfile with `{want_json}`"))
+        }
+        (None, Some(c)) => (c.exec, c.args.clone(), c.pos, "CMD"),
+        (Some(e), _) if !e.exec => (false, e.args.clone(), e.pos, "ENTRYPOINT"),
+        (Some(e), None) => (true, e.args.clone(), e.pos, "ENTRYPOINT"),
+        (Some(_), Some(c)) if !c.exec => (false, c.args.clone(), c.pos, "CMD"),
+        (Some(e), Some(c)) => {
+            let mut all = e.args.clone();
+            all.extend(c.args.iter().cloned());
+            (true, all, c.pos, "ENTRYPOINT + CMD")
+        }
     };
+    let (args, pos) = (&args, &pos);
     let r = |msg: String| {
         CheckResult::fail(id, msg)
             .at(at(*pos))
@@ -416,26 +435,20 @@ fn check_cmd(f: &Facts, id: &str, want: &[String], port: u16) -> CheckResult {
     if !exec {
         let raw = args.join(" ");
         if raw.trim_start().starts_with('[') {
-            return r("the CMD looks like a JSON array but is not valid JSON (single quotes?), so Docker runs it as a shell command and the container fails at once".into())
-                .found(format!("CMD {raw}"))
+            return r(format!("the {written} looks like a JSON array but is not valid JSON (single quotes?), so Docker runs it as a shell command and the container fails at once"))
+                .found(format!("{written} {raw}"))
                 .hint("JSON needs double quotes: [\"gunicorn\", \"--bind\", ...]");
         }
-        return r("the CMD is in shell form: /bin/sh becomes PID 1, so `docker stop` signals the shell, waits 10 s and kills gunicorn (exit 137)".into())
-            .found(format!("CMD {raw}"))
+        return r(format!("the {written} is in shell form: /bin/sh becomes PID 1, so `docker stop` signals the shell, waits 10 s and kills gunicorn (exit 137)"))
+            .found(format!("{written} {raw}"))
             .hint(format!("write it in exec form (a JSON array): `{want_json}`"));
-    }
-    if f.entrypoint.is_some() {
-        return r(
-            "an ENTRYPOINT is set, so the CMD becomes its arguments rather than the command".into(),
-        )
-        .hint("remove the ENTRYPOINT; the lesson runs gunicorn from CMD");
     }
     if let Some(joined) = args.iter().find(|a| a.contains(' ')) {
         return r(format!("the array element {joined:?} holds a space: exec form passes it as one argument, so gunicorn misreads it and exits"))
-            .found(format!("CMD {}", serde_json::to_string(args).unwrap_or_default()))
+            .found(format!("{written} {}", serde_json::to_string(args).unwrap_or_default()))
             .hint(format!("split every flag and value into its own element: \"--bind\", \"0.0.0.0:{port}\""));
     }
-    let found = format!("CMD {}", serde_json::to_string(args).unwrap_or_default());
+    let found = format!("{written} {}", serde_json::to_string(args).unwrap_or_default());
     let Some(g) = read_gunicorn(args) else {
         return r(format!("the CMD does not run gunicorn (it runs {:?}); the lesson serves the app with Gunicorn, a production WSGI server", args.first().cloned().unwrap_or_default()))
             .found(found)
@@ -460,7 +473,7 @@ fn check_cmd(f: &Facts, id: &str, want: &[String], port: u16) -> CheckResult {
         _ => {}
     }
     match g.app.as_deref() {
-        Some(a) if a == want_app => CheckResult::pass(id, format!("CMD runs gunicorn on {want_bind} serving {want_app} (exec form)")).at(at(*pos)),
+        Some(a) if a == want_app => CheckResult::pass(id, format!("{written} runs gunicorn on {want_bind} serving {want_app} (exec form)")).at(at(*pos)),
         Some(a) => r(format!("gunicorn serves {a:?}, but the app is {want_app:?} (MODULE:VARIABLE): gunicorn will fail to import it"))
             .found(found)
             .hint(format!("the last element must be \"{want_app}\"")),
@@ -472,10 +485,15 @@ fn check_cmd(f: &Facts, id: &str, want: &[String], port: u16) -> CheckResult {
 
 fn check_dockerignore(ctx: &Ctx, id: &str, wanted: &[String]) -> Vec<CheckResult> {
     let path = ctx.dir.join(".dockerignore");
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return vec![CheckResult::warn(id, "there is no .dockerignore, so `COPY . .` also copies .git, virtual environments and __pycache__ into the image")
+    let text = match read_text(&path, MAX_SPEC_FILE, Some(&ctx.dir)) {
+        Ok(t) => t,
+        Err(ReadError::Missing(_)) => return vec![CheckResult::warn(id, "there is no .dockerignore, so `COPY . .` also copies .git, virtual environments and __pycache__ into the image")
             .expected(format!(".dockerignore listing {}", wanted.join(", ")))
-            .hint("create .dockerignore with one pattern per line: .git, .venv, venv, __pycache__")];
+            .hint("create .dockerignore with one pattern per line: .git, .venv, venv, __pycache__")],
+        Err(e) => {
+            return vec![CheckResult::warn(id, format!(".dockerignore cannot be used: {e}"))
+                .hint("make .dockerignore a regular text file, one pattern per line")]
+        }
     };
     let lines: Vec<String> = text
         .lines()

@@ -122,33 +122,56 @@ async fn inspect(python: &Path, dist: &str, module: &str) -> Result<Inspection, 
         .arg(INSPECT)
         .arg(dist)
         .arg(module)
-        .current_dir(scratch.path())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(Duration::from_secs(20), cmd.output())
-        .await
-        .map_err(|_| format!("{} did not answer within 20 s", python.display()))?
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    if !out.status.success() {
+        .current_dir(scratch.path());
+    // The learner's interpreter: its own process group, output and time bounded.
+    let out = crate::bounded::run(
+        cmd,
+        crate::bounded::MAX_PROCESS_OUTPUT,
+        Duration::from_secs(20),
+    )
+    .await
+    .map_err(|e| format!("{}: {e}", python.display()))?;
+    if out.truncated {
         return Err(format!(
-            "{} failed: {}",
+            "{} wrote more than {} KiB of output instead of answering: is it a Python interpreter?",
             python.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
+            crate::bounded::MAX_PROCESS_OUTPUT / 1024
         ));
     }
-    serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("unexpected output from {}: {e}", python.display()))
+    if out.code != Some(0) {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let why = stderr.trim();
+        let why = if why.is_empty() {
+            match out.code {
+                Some(c) => format!("it exited with code {c} and printed nothing"),
+                None => "it was killed by a signal".to_string(),
+            }
+        } else {
+            crate::bounded::cap_tail(why, 1024)
+        };
+        return Err(format!("{} failed: {why}", python.display()));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "unexpected output from {} ({e}): is it a Python 3 interpreter?",
+            python.display()
+        )
+    })
 }
 
 fn file_url_path(url: &str) -> Option<PathBuf> {
     let p = url.strip_prefix("file://")?;
-    // Percent-decoding of the few characters pip encodes in paths.
+    // Percent-decoding, on bytes (never slicing the string, so any input is safe).
+    fn hex(c: u8) -> Option<u8> {
+        (c as char).to_digit(16).map(|d| d as u8)
+    }
     let mut out = Vec::new();
     let b = p.as_bytes();
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&p[i + 1..i + 3], 16) {
-                out.push(v);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(h * 16 + l);
                 i += 3;
                 continue;
             }
@@ -369,7 +392,7 @@ async fn serve(ctx: &Ctx, id: &str, python: &Path, app: &str, http: &HttpExpect)
             ),
         ),
         Err(how) => {
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let log = crate::bounded::read_tail(&log_path, 64 * 1024);
             let tail: Vec<&str> = log
                 .lines()
                 .rev()
@@ -383,5 +406,24 @@ async fn serve(ctx: &Ctx, id: &str, python: &Path, app: &str, http: &HttpExpect)
                 .hint(format!("run `gunicorn --bind 127.0.0.1:8000 {app}` in the activated environment to see why"))
                 .detail(format!("last log lines:\n{}", tail.join("\n")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_url_path;
+    use std::path::PathBuf;
+
+    #[test]
+    fn file_urls_decode_on_bytes_and_never_panic() {
+        assert_eq!(
+            file_url_path("file:///home/ana/my%20lab"),
+            Some(PathBuf::from("/home/ana/my lab"))
+        );
+        // A percent-escape right before a multibyte character used to slice inside it.
+        for hostile in ["file:///a%é", "file:///%", "file:///%4", "file:///%zzé", "file:///é%4é"] {
+            assert!(file_url_path(hostile).is_some(), "{hostile}");
+        }
+        assert_eq!(file_url_path("http://x"), None);
     }
 }

@@ -46,11 +46,34 @@ impl Kind for Spec {
     }
 }
 
+/// Could this workspace have produced `image`? Its Dockerfile must exist, parse, and match the
+/// image's config; `Err` says why not. (A new workspace with an identical Dockerfile could
+/// have, and that is accepted: the image is then exactly what it would build.)
+pub fn provenance(dir: &std::path::Path, image: &Image) -> Result<(), String> {
+    match dockerfile::read(dir) {
+        Ok(None) => Err("there is no Dockerfile here".into()),
+        Err(e) => Err(format!("its Dockerfile cannot be used: {e}")),
+        Ok(Some(Err(_))) => Err("its Dockerfile does not parse".into()),
+        Ok(Some(Ok(f))) => {
+            let diffs = config_differences(image, &f);
+            if diffs.is_empty() {
+                Ok(())
+            } else {
+                let what: Vec<&str> = diffs.iter().map(|(k, _, _)| k.as_str()).collect();
+                Err(format!(
+                    "its config ({}) differs from this Dockerfile's",
+                    what.join(", ")
+                ))
+            }
+        }
+    }
+}
+
 /// Does this image's config look like what `facts` would build?
 fn config_differences(image: &Image, facts: &dockerfile::Facts) -> Vec<(String, String, String)> {
     let mut diffs = Vec::new();
     if let Some(w) = facts.workdir() {
-        if image.working_dir != w {
+        if dockerfile::normalize_path(&image.working_dir) != w {
             diffs.push(("WORKDIR".into(), w, image.working_dir.clone()));
         }
     }
@@ -81,18 +104,23 @@ fn config_differences(image: &Image, facts: &dockerfile::Facts) -> Vec<(String, 
             diffs.push(("EXPOSE".into(), key, image.exposed_ports.join(", ")));
         }
     }
-    if let Some(cmd) = &facts.cmd {
-        let want = if cmd.exec {
-            cmd.args.clone()
+    // The engine stores exec form as written and shell form as `/bin/sh -c "..."`.
+    let as_stored = |c: &dockerfile::CmdFact| {
+        if c.exec {
+            c.args.clone()
         } else {
-            vec!["/bin/sh".into(), "-c".into(), cmd.args.join(" ")]
-        };
-        if image.cmd != want {
-            diffs.push((
-                "CMD".into(),
-                format!("{want:?}"),
-                format!("{:?}", image.cmd),
-            ));
+            vec!["/bin/sh".into(), "-c".into(), c.args.join(" ")]
+        }
+    };
+    for (what, fact, stored) in [
+        ("ENTRYPOINT", &facts.entrypoint, &image.entrypoint),
+        ("CMD", &facts.cmd, &image.cmd),
+    ] {
+        if let Some(c) = fact {
+            let want = as_stored(c);
+            if *stored != want {
+                diffs.push((what.into(), format!("{want:?}"), format!("{stored:?}")));
+            }
         }
     }
     diffs
@@ -141,6 +169,19 @@ pub async fn check(
         ),
     }
 
+    if facts.is_none() {
+        let why = provenance(&ctx.dir, &image).err().unwrap_or_default();
+        out.push(
+            CheckResult::fail(
+                id("config"),
+                format!("{name} exists, but it was not built from this workspace: {why}. It is left from another workspace or an earlier run on this machine"),
+            )
+            .hint(format!(
+                "write this workspace's Dockerfile, then `docker build -t {} .` here",
+                repo_of(name)
+            )),
+        );
+    }
     if let Some(f) = &facts {
         let diffs = config_differences(&image, f);
         if diffs.is_empty() {
@@ -222,7 +263,9 @@ async fn missing(
             let Ok(Some(img)) = engine.image(&summary.id).await else {
                 continue;
             };
-            if img.cmd.is_empty() || !config_differences(&img, f).is_empty() {
+            if (img.cmd.is_empty() && img.entrypoint.is_empty())
+                || !config_differences(&img, f).is_empty()
+            {
                 continue;
             }
             let names = if summary.repo_tags.is_empty()

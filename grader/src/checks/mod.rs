@@ -174,6 +174,38 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// The image a later step stands on (run, tag, push), or a `skip` saying to do the build
+    /// step first: when it does not exist, or when this workspace could not have produced it
+    /// (no Dockerfile, one that does not parse, or one whose config the image does not match).
+    /// So a reused machine's leftover image never passes a new workspace's steps.
+    pub async fn built_image(
+        &self,
+        id: &str,
+        reference: &str,
+        verb: &str,
+    ) -> Result<Image, CheckResult> {
+        let Some(img) = self.image(id, reference).await? else {
+            return Err(CheckResult::skip(
+                id,
+                format!("there is no image {reference} to {verb} yet"),
+            )
+            .hint("do the build step first"));
+        };
+        match image::provenance(&self.dir, &img) {
+            Ok(()) => Ok(img),
+            Err(why) => Err(CheckResult::skip(
+                id,
+                format!("{reference} was not built from this workspace ({why}), so there is nothing of yours to {verb} yet"),
+            )
+            .hint(format!(
+                "do the build step first: `docker build -t {} .` in this workspace",
+                image::repo_of(reference)
+            ))),
+        }
+    }
+}
+
 /// An `error` result for an engine failure, with what to do.
 pub fn engine_error(id: &str, e: &EngineError) -> CheckResult {
     CheckResult::error(id, e.to_string()).hint(e.advice())
@@ -258,7 +290,12 @@ pub async fn compare_content(
     let files = engine.image_files(image, workdir, 64 * 1024 * 1024).await?;
     let mut out = ImageContent::default();
     for rel in source_files(&ctx.dir, sources) {
-        if let (Some(inside), Ok(local)) = (files.get(&rel), std::fs::read(ctx.dir.join(&rel))) {
+        let local = crate::bounded::read_file(
+            &ctx.dir.join(&rel),
+            crate::bounded::MAX_SOURCE_FILE,
+            Some(&ctx.dir),
+        );
+        if let (Some(inside), Ok(local)) = (files.get(&rel), local) {
             if *inside != local {
                 out.differing.push(rel);
             }
@@ -296,9 +333,20 @@ mod tests {
     use crate::lab::HttpExpect;
     use crate::report::Status;
 
-    fn ctx(engine: FakeEngine) -> Ctx {
+    /// A workspace whose Dockerfile builds exactly `app_image`'s config.
+    fn workspace() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("Dockerfile"),
+            "FROM python:3.9-slim\nWORKDIR /app\nCMD [\"gunicorn\"]\n",
+        )
+        .unwrap();
+        d
+    }
+
+    fn ctx(engine: FakeEngine, ws: &tempfile::TempDir) -> Ctx {
         Ctx {
-            dir: std::env::temp_dir(),
+            dir: ws.path().to_path_buf(),
             python: None,
             image_ref: None,
             engine: EngineState::Connected {
@@ -349,7 +397,7 @@ mod tests {
             secs: 10,
         });
         let r = image::check(
-            &ctx(fake),
+            &ctx(fake, &workspace()),
             "build",
             "python-docker-app:latest",
             "python:3.9-slim",
@@ -379,7 +427,7 @@ mod tests {
             "exec: \"gunicorn\": executable file not found in $PATH".into(),
         );
         let r = container::check(
-            &ctx(fake),
+            &ctx(fake, &workspace()),
             "run",
             "python-docker-app:latest",
             5000,
@@ -409,7 +457,7 @@ mod tests {
         fake.add_image(app_image("sha256:new", &["python-docker-app:latest"]));
         fake.add_image(app_image("sha256:old", &["ana/python-docker-app:v1"]));
         let r = tag::check(
-            &ctx(fake),
+            &ctx(fake, &workspace()),
             "tag",
             "python-docker-app:latest",
             "python-docker-app",

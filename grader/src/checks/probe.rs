@@ -130,15 +130,9 @@ pub async fn check(
         Ok(e) => e.clone(),
         Err(r) => return vec![r],
     };
-    let image_id = match ctx.image(&id, image).await {
+    let image_id = match ctx.built_image(&id, image, "run").await {
         Err(r) => return vec![r],
-        Ok(None) => {
-            return vec![
-                CheckResult::skip(&id, format!("there is no image {image} to run yet"))
-                    .hint("do the build step first"),
-            ]
-        }
-        Ok(Some(i)) => i.id,
+        Ok(i) => i.id,
     };
     if let Some(hit) = ctx.cache.probe(&image_id) {
         return vec![hit];

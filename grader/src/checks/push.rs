@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::{Kind, Makes, Needs};
 use super::{image::short_id, Ctx};
 use crate::reference::Reference;
-use crate::registry::{manifest_digest, Lookup};
+use crate::registry::{manifest_config_digest, manifest_digest, Lookup};
 use crate::report::CheckResult;
 
 /// What this kind checks and why.
@@ -63,9 +63,9 @@ pub async fn check(
     tag: &str,
 ) -> Vec<CheckResult> {
     let id = format!("{step}.registry");
-    let src_id = match ctx.image(&id, source).await {
+    let src_id = match ctx.built_image(&id, source, "push").await {
         Err(r) => return vec![r],
-        Ok(i) => i.map(|i| i.id).unwrap_or_default(),
+        Ok(i) => i.id,
     };
     let chosen = match super::tag::choose(ctx, &id, repository, tag, &src_id).await {
         Err(r) => return vec![r],
@@ -97,8 +97,15 @@ pub async fn check(
             .map(|(_, dg)| dg.to_string())
     });
     match manifest_digest(&r).await {
+        // The fast path: the manifest digest is the one the engine recorded when it pushed.
+        Lookup::Found(remote) if local_digest.as_deref() == Some(remote.as_str()) => vec![CheckResult::pass(&id, format!("{where_} has {chosen} with digest {}, the same as the local image", short(&remote)))],
+        // Otherwise judge by content that survives re-encoding: the config the manifest names
+        // is the local image id (Podman re-compresses layers when it pushes).
+        Lookup::Found(remote) if manifest_config_digest(&r).await == Ok(Some(local.id.clone())) => {
+            vec![CheckResult::pass(&id, format!("{where_} has {chosen}, and its manifest's config is the local image {} (the manifest digest {} differs from the engine's record, as when Podman re-encodes layers on push)", short_id(&local.id), short(&remote)))
+                .evidence("the registry manifest's config.digest equals the local image id")]
+        }
         Lookup::Found(remote) => match local_digest {
-            Some(l) if l == remote => vec![CheckResult::pass(&id, format!("{where_} has {chosen} with digest {}, the same as the local image", short(&remote)))],
             Some(l) => vec![CheckResult::fail(&id, format!("{where_} has {chosen}, but not this build: it was rebuilt or re-tagged after the push"))
                 .expected(short(&l))
                 .found(short(&remote))

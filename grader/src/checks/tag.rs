@@ -98,15 +98,9 @@ pub async fn check(
     tag: &str,
 ) -> Vec<CheckResult> {
     let id = format!("{step}.tag");
-    let src = match ctx.image(&id, source).await {
+    let src = match ctx.built_image(&id, source, "tag").await {
         Err(r) => return vec![r],
-        Ok(None) => {
-            return vec![
-                CheckResult::skip(&id, format!("there is no image {source} to tag yet"))
-                    .hint("do the build step first"),
-            ]
-        }
-        Ok(Some(i)) => i,
+        Ok(i) => i,
     };
     let (chosen, all) = match choose(ctx, &id, repository, tag, &src.id).await {
         Ok(c) => c,

@@ -30,6 +30,9 @@ fn plural(n: usize, word: &str) -> String {
 
 /// Render the report for a terminal or a log.
 pub fn render(report: &Report, color: bool) -> String {
+    // Text from the learner's files and programs may hold ESC or BEL: escape it here, in the
+    // renderer for terminals only; the report data keeps it as it is.
+    let report = &terminal_safe(report);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -41,9 +44,14 @@ pub fn render(report: &Report, color: bool) -> String {
     let width = report.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
     for step in &report.steps {
         let word = format!("{:<5}", step.status.word());
+        let bonus = if step.optional {
+            "  (optional, bonus)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "{}  {:<width$}  {}",
+            "{}  {:<width$}  {}{bonus}",
             paint(color, step.status, &word),
             step.id,
             step.title
@@ -112,14 +120,28 @@ pub fn render(report: &Report, color: bool) -> String {
             }
         }
         if step.status == Status::Fail {
+            if step.optional {
+                let _ = writeln!(out, "  (an optional step: it does not fail the run)");
+            }
             let _ = writeln!(out, "  hint: {}", step.hint);
             let _ = writeln!(out, "  read: book/src/{}", step.book);
         }
     }
     let s = &report.summary;
+    let bonus: Vec<&str> = report
+        .steps
+        .iter()
+        .filter(|st| st.optional && st.status == Status::Pass)
+        .map(|st| st.id.as_str())
+        .collect();
+    let bonus = if bonus.is_empty() {
+        String::new()
+    } else {
+        format!("; bonus: {}", bonus.join(", "))
+    };
     let _ = writeln!(
         out,
-        "\n{} of {} steps passed; {} failed, {} skipped, {}, {} ({:.1} s)",
+        "\n{} of {} steps passed; {} failed, {} skipped, {}, {}{bonus} ({:.1} s)",
         s.passed,
         s.total,
         s.failed,
@@ -135,4 +157,27 @@ pub fn render(report: &Report, color: bool) -> String {
         );
     }
     out
+}
+
+/// A copy of the report with control characters escaped in every text it shows.
+fn terminal_safe(report: &Report) -> Report {
+    let esc = |s: &String| crate::bounded::escape_control(s).into_owned();
+    let opt = |s: &Option<String>| s.as_ref().map(esc);
+    let mut r = report.clone();
+    r.workspace = esc(&r.workspace);
+    r.engine = esc(&r.engine);
+    for step in &mut r.steps {
+        step.title = esc(&step.title);
+        step.hint = esc(&step.hint);
+        for c in &mut step.checks {
+            c.message = esc(&c.message);
+            c.expected = opt(&c.expected);
+            c.found = opt(&c.found);
+            c.hint = opt(&c.hint);
+            c.location = opt(&c.location);
+            c.detail = opt(&c.detail);
+            c.evidence = opt(&c.evidence);
+        }
+    }
+    r
 }

@@ -114,10 +114,11 @@ impl CheckResult {
         self.evidence = Some(v.into());
         self
     }
+    /// Evidence such as a log tail, capped at [`crate::bounded::MAX_DETAIL`] (its end kept).
     pub fn detail(mut self, v: impl Into<String>) -> Self {
         let v = v.into();
         if !v.trim().is_empty() {
-            self.detail = Some(v);
+            self.detail = Some(crate::bounded::cap_tail(&v, crate::bounded::MAX_DETAIL));
         }
         self
     }
