@@ -13,7 +13,10 @@
 #     to those ports (lab check, curl, the browser) runs in the namespace too (`run`);
 #   - its own registry on the namespace's 127.0.0.1:5001, with its own data;
 #   - egress through a veth pair and NAT, because the lesson's `docker build` runs pip against
-#     PyPI (the offline kit's test uses a namespace with no egress at all).
+#     PyPI (the offline kit's test uses a namespace with no egress at all);
+#   - a Podman API service (Podman 4.3 from Debian, storage of its own, runtime runc) on
+#     /run/sre-lab-test/podman.sock in the same namespace, for the Podman tests (build, tag,
+#     push: Podman cannot run containers on these machines, see ../shared/NOTES.md).
 # Its data root lives in $SRE_LAB_HOME/test-engine and survives `stop`, so the base image and
 # the layer cache stay warm between runs; the base image is seeded once from the host engine's
 # python:3.9-slim (scripts/setup-engine.sh provides it) through `docker save | docker load`.
@@ -25,6 +28,7 @@ NS=${LAB_TEST_NETNS:-sre-lab-test}
 D="$SRE_LAB_HOME/test-engine"
 RUN=/run/sre-lab-test
 SOCK="$RUN/docker.sock"
+PODMAN_SOCK="$RUN/podman.sock"
 BASE_IMAGE=${LAB_BASE_IMAGE:-python:3.9-slim}
 REGISTRY_PORT=5001
 # A /30 for the veth pair; chosen away from Docker's 172.16/12 and common LANs.
@@ -48,7 +52,11 @@ rule() { # rule TABLE CHAIN ARGS...: add an iptables rule once
 
 start() {
   [ "$(id -u)" = 0 ] || die "needs root (network namespaces); run scripts/test.sh as root"
-  for c in ip nsenter iptables dockerd docker-registry curl; do
+  if ! command -v podman >/dev/null && [ -f /etc/debian_version ]; then
+    say "installing podman and runc from the distribution's packages (for the Podman tests)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman runc >/dev/null
+  fi
+  for c in ip nsenter iptables dockerd docker-registry curl podman; do
     command -v "$c" >/dev/null || die "$c is missing; scripts/setup-engine.sh installs the engine and registry"
   done
   mkdir -p "$D/data" "$D/registry" "$RUN"
@@ -109,11 +117,28 @@ EOF
     for _ in $(seq 1 40); do registry_answers && break; sleep 0.25; done
     registry_answers || die "its registry did not start; see $D/registry/registry.log"
   fi
-  say "ready: DOCKER_HOST=unix://$SOCK in network namespace $NS, registry 127.0.0.1:$REGISTRY_PORT there"
+  podman_answers() { curl -fs -o /dev/null --max-time 2 --unix-socket "$PODMAN_SOCK" http://d/version; }
+  if ! podman_answers; then
+    mkdir -p "$D/podman"
+    rm -f "$PODMAN_SOCK"
+    nsenter --net="/var/run/netns/$NS" -- setsid podman --root "$D/podman/root" \
+      --runroot "$RUN/podman-run" --runtime runc system service --time=0 "unix://$PODMAN_SOCK" \
+      >"$D/podman/service.log" 2>&1 </dev/null &
+    echo $! >"$RUN/podman.pid"
+    for _ in $(seq 1 40); do podman_answers && break; sleep 0.25; done
+    podman_answers || die "its Podman service did not start; see $D/podman/service.log"
+  fi
+  if ! podman --remote --url "unix://$PODMAN_SOCK" image exists "$BASE_IMAGE"; then
+    say "seeding $BASE_IMAGE into its Podman store (once)"
+    DOCKER_HOST="unix://$SOCK" docker save "$BASE_IMAGE" \
+      | podman --remote --url "unix://$PODMAN_SOCK" load -q >/dev/null
+  fi
+  say "ready: DOCKER_HOST=unix://$SOCK in network namespace $NS, registry 127.0.0.1:$REGISTRY_PORT there, Podman on unix://$PODMAN_SOCK"
 }
 
 stop() {
   if alive "$RUN/registry.pid"; then kill "$(cat "$RUN/registry.pid")" 2>/dev/null || true; fi
+  if alive "$RUN/podman.pid"; then kill "$(cat "$RUN/podman.pid")" 2>/dev/null || true; fi
   if alive "$RUN/docker.pid"; then
     local pid
     pid=$(cat "$RUN/docker.pid")
@@ -140,7 +165,8 @@ case "${1:-}" in
     [ $# -gt 0 ] || die "usage: scripts/test-engine.sh run COMMAND [ARG]..."
     answers || die "not running; scripts/test-engine.sh start"
     exec nsenter --net="/var/run/netns/$NS" -- env \
-      DOCKER_HOST="unix://$SOCK" SRE_LAB_TEST_ENGINE="unix://$SOCK" "$@"
+      DOCKER_HOST="unix://$SOCK" SRE_LAB_TEST_ENGINE="unix://$SOCK" \
+      SRE_LAB_TEST_PODMAN="unix://$PODMAN_SOCK" "$@"
     ;;
   *) die "usage: scripts/test-engine.sh start|stop|run COMMAND" ;;
 esac

@@ -469,3 +469,148 @@ fn the_sample_app_tests_pass_on_python_3_9_inside_the_image() {
     assert!(text.contains("Python 3.9"), "{text}");
     assert!(text.contains("5 passed"), "{text}");
 }
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn a_leftover_image_never_passes_a_new_workspace() {
+    let _lock = engine_lock();
+    let mut mess = EngineMess::default();
+    // The last learner on this laptop built, ran, tagged and pushed.
+    let old = solution_built(&mut mess);
+    let run = "sre-lab-test-leftover";
+    mess.container(run);
+    docker(&["run", "-d", "--name", run, "-p", "5000:5000", IMAGE]);
+    let tag = "localhost:5001/prev/python-docker-app:v1";
+    mess.image(tag);
+    mess.pushed(tag);
+    docker(&["tag", IMAGE, tag]);
+    docker(&["push", tag]);
+    let (r, _) = check_json(
+        old.path(),
+        &[
+            "--step", "build", "--step", "run", "--step", "tag", "--step", "push",
+        ],
+    );
+    for s in ["build", "run", "tag", "push"] {
+        assert_eq!(
+            status(&r, s),
+            "pass",
+            "the old workspace itself passes {s}: {r:#}"
+        );
+    }
+
+    // A brand-new workspace with no Dockerfile: nothing of this was built from it.
+    let new = Workspace::sample_app();
+    let (r, code) = check_json(
+        new.path(),
+        &[
+            "--step", "build", "--step", "run", "--step", "tag", "--step", "push",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert_diagnosis(
+        &r,
+        "build.config",
+        &["not built from this workspace", "no Dockerfile"],
+        "no Dockerfile",
+    );
+    for (s, c) in [
+        ("run", "run.container"),
+        ("run", "run.serves"),
+        ("tag", "tag.tag"),
+        ("push", "push.registry"),
+    ] {
+        assert_eq!(status(&r, s), "skip", "{s} stands on the image: {r:#}");
+        let c = check(&r, c);
+        assert!(text_of(c).contains("do the build step first"), "{c:#}");
+    }
+
+    // A new workspace whose Dockerfile is identical could have produced it: accepted.
+    let same = Workspace::solution();
+    let (r, _) = check_json(same.path(), &["--step", "build", "--step", "tag"]);
+    assert_eq!(status(&r, "build"), "pass", "{r:#}");
+    assert_eq!(status(&r, "tag"), "pass", "{r:#}");
+
+    // A Dockerfile that builds but breaks a lesson rule (no EXPOSE): the dockerfile step
+    // fails, and the steps on the image it built are still graded on their own.
+    let no_expose = Workspace::solution();
+    no_expose.edit("Dockerfile", "EXPOSE 5000\n", "");
+    build(&no_expose, IMAGE);
+    let (r, _) = check_json(
+        no_expose.path(),
+        &["--step", "dockerfile", "--step", "build", "--step", "run"],
+    );
+    assert_eq!(status(&r, "dockerfile"), "fail", "{r:#}");
+    assert_eq!(status(&r, "build"), "pass", "{r:#}");
+    assert_eq!(check(&r, "run.serves")["status"], "pass", "{r:#}");
+}
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn the_run_step_grades_the_container_the_lab_asks_for_among_several() {
+    let _lock = engine_lock();
+    let mut mess = EngineMess::default();
+    let ws = solution_built(&mut mess);
+    // Newest first would pick the -p 8081 one; the documented order prefers the lab's mapping.
+    for (name, port) in [
+        ("sre-lab-test-right", "5000:5000"),
+        ("sre-lab-test-other", "8081:5000"),
+    ] {
+        mess.container(name);
+        docker(&["run", "-d", "--name", name, "-p", port, IMAGE]);
+    }
+    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    assert_eq!(status(&r, "run"), "pass", "{r:#}");
+    let c = check(&r, "run.container");
+    assert!(
+        text_of(c).contains("sre-lab-test-right runs detached"),
+        "{c:#}"
+    );
+    assert!(
+        text_of(c).contains("the others: sre-lab-test-other"),
+        "{c:#}"
+    );
+    // With only the wrong one left, it is graded and fails on its port.
+    docker(&["rm", "-f", "sre-lab-test-right"]);
+    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    assert_diagnosis(
+        &r,
+        "run.ports",
+        &["host port 8081, not 5000"],
+        "only -p 8081",
+    );
+}
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn compose_ports_from_variables_are_read_as_compose_reads_them() {
+    let _lock = engine_lock();
+    let mut mess = EngineMess::default();
+    let ws = Workspace::solution();
+    ws.edit(
+        "docker-compose.yml",
+        "\"5000:5000\"",
+        "\"${PORT:-5000}:5000\"",
+    );
+    mess.compose(ws.path());
+    let up = compose_cmd(ws.path())
+        .args(["up", "--build", "-d"])
+        .output()
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let (r, _) = check_json(ws.path(), &["--step", "compose"]);
+    assert_eq!(status(&r, "compose"), "pass", "{r:#}");
+    // The same file with PORT=5050 in the workspace's .env publishes 5050: not the lab's.
+    ws.write(".env", "PORT=5050\n");
+    let (r, _) = check_json(ws.path(), &["--step", "compose"]);
+    assert_diagnosis(
+        &r,
+        "compose.service",
+        &["does not publish 5000:5000", "5050:5000"],
+        ".env PORT=5050",
+    );
+}

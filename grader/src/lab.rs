@@ -206,8 +206,20 @@ impl Lab {
 
     /// Load `labs_dir/<id>/lab.toml`.
     pub fn load(labs_dir: &Path, id: &str) -> Result<Lab, LabError> {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(LabError {
+                path: labs_dir.to_path_buf(),
+                message: format!(
+                    "{id:?} is not a lab id (letters, digits, - and _); `lab list` shows the labs"
+                ),
+            });
+        }
         let path = labs_dir.join(id).join("lab.toml");
-        let text = std::fs::read_to_string(&path).map_err(|e| LabError {
+        let text = crate::bounded::read_text(&path, crate::bounded::MAX_SPEC_FILE, None).map_err(|e| LabError {
             path: path.clone(),
             message: format!(
                 "cannot read the lab definition: {e} (labs are read from {}; pass --labs DIR or set LAB_LABS_DIR to the course's labs/ directory)",

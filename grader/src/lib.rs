@@ -26,3 +26,6 @@ pub mod report;
 pub mod state;
 pub mod walk;
 pub mod workspace;
+
+#[cfg(test)]
+mod proptests;

@@ -429,7 +429,7 @@ fn compose_down_by_label(dir: &Path) {
 }
 
 /// Delete a tag's manifest from the local registry (delete is enabled in its config).
-fn delete_from_registry(reference: &str) {
+pub fn delete_from_registry(reference: &str) {
     let Some((host, rest)) = reference.split_once('/') else {
         return;
     };

@@ -159,7 +159,7 @@ async fn inspect(python: &Path, dist: &str, module: &str) -> Result<Inspection, 
     })
 }
 
-fn file_url_path(url: &str) -> Option<PathBuf> {
+pub(crate) fn file_url_path(url: &str) -> Option<PathBuf> {
     let p = url.strip_prefix("file://")?;
     // Percent-decoding, on bytes (never slicing the string, so any input is safe).
     fn hex(c: u8) -> Option<u8> {
