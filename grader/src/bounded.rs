@@ -23,6 +23,11 @@ pub const MAX_SPEC_FILE: u64 = 1024 * 1024;
 pub const MAX_SOURCE_FILE: u64 = 8 * 1024 * 1024;
 /// The most output kept from a learner's program (the Python inspection prints ~1 KiB).
 pub const MAX_PROCESS_OUTPUT: usize = 256 * 1024;
+/// The most read of an HTTP answer from the learner's app.
+pub const MAX_HTTP_BODY: usize = 256 * 1024;
+/// The most read of a container's log tail.
+pub const MAX_LOG: usize = 64 * 1024;
+
 /// The longest `detail` of a check result (a log tail), so a report stays well under the
 /// room server's 256 KiB body limit.
 pub const MAX_DETAIL: usize = 4 * 1024;

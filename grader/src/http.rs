@@ -57,8 +57,10 @@ pub async fn get_once(host: &str, port: u16, path: &str, timeout: Duration) -> A
         if stream.write_all(req.as_bytes()).await.is_err() {
             return Attempt::EmptyReply;
         }
+        // The learner's app answers: at most MAX_BODY bytes are read (the lab's JSON is tiny).
         let mut buf = Vec::new();
-        if stream.read_to_end(&mut buf).await.is_err() && buf.is_empty() {
+        let mut capped = (&mut stream).take(crate::bounded::MAX_HTTP_BODY as u64);
+        if capped.read_to_end(&mut buf).await.is_err() && buf.is_empty() {
             return Attempt::EmptyReply;
         }
         parse_response(&buf)

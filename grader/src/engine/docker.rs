@@ -294,10 +294,14 @@ impl Engine for DockerEngine {
         let collect = async {
             let mut out = String::new();
             let mut stream = self.docker.logs(id, Some(opts));
+            // A learner's app can log without end or in one huge line: keep the last MAX_LOG.
             while let Some(item) = stream.next().await {
                 out.push_str(&item?.to_string());
+                if out.len() > 2 * crate::bounded::MAX_LOG {
+                    out = crate::bounded::cap_tail(&out, crate::bounded::MAX_LOG);
+                }
             }
-            Ok::<_, BollardError>(out)
+            Ok::<_, BollardError>(crate::bounded::cap_tail(&out, crate::bounded::MAX_LOG))
         };
         self.call("reading container logs", collect).await
     }
