@@ -39,6 +39,8 @@ fn run_lab(args: &[String], cwd: &Path, env: &[(&str, &str)]) -> Measured {
     }
     cmd.process_group(0);
     let start = Instant::now();
+    // Reaped below with waitpid, which std's Child cannot see.
+    #[allow(clippy::zombie_processes)]
     let mut child = cmd.spawn().unwrap();
     let pid = child.id() as libc::pid_t;
     let mut out = child.stdout.take().unwrap();
