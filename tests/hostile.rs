@@ -94,10 +94,13 @@ fn run_lab(args: &[String], cwd: &Path, env: &[(&str, &str)]) -> Measured {
     }
 }
 
+/// Prepares a case: gets the workspace and a scratch directory.
+type Setup = Box<dyn Fn(&Path, &Path)>;
+
 /// A case: what to do to a fresh solution workspace, the command, and what must come out.
 struct Case {
     name: &'static str,
-    setup: Box<dyn Fn(&Path, &Path)>,
+    setup: Setup,
     args: Vec<&'static str>,
     env: Vec<(&'static str, &'static str)>,
     code: i32,
