@@ -72,7 +72,7 @@ fn serve(root: PathBuf) -> u16 {
     port
 }
 
-struct Driver {
+pub struct Driver {
     child: Child,
     base: String,
     session: String,
@@ -89,7 +89,7 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    async fn start() -> Driver {
+    pub async fn start() -> Driver {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -135,7 +135,7 @@ impl Driver {
         d
     }
 
-    async fn quit(&self) {
+    pub async fn quit(&self) {
         let _ = self
             .http
             .delete(format!("{}/session/{}", self.base, self.session))
@@ -143,7 +143,7 @@ impl Driver {
             .await;
     }
 
-    async fn post(&self, path: &str, body: Value) -> Value {
+    pub async fn post(&self, path: &str, body: Value) -> Value {
         let url = if path == "/session" {
             format!("{}{path}", self.base)
         } else {
@@ -162,7 +162,7 @@ impl Driver {
         v["value"].clone()
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub async fn get(&self, path: &str) -> Value {
         let v: Value = self
             .http
             .get(format!("{}/session/{}{path}", self.base, self.session))
@@ -175,17 +175,17 @@ impl Driver {
         v["value"].clone()
     }
 
-    async fn open(&self, url: &str) {
+    pub async fn open(&self, url: &str) {
         self.post("/url", json!({"url": url})).await;
     }
 
-    async fn js(&self, script: &str) -> Value {
+    pub async fn js(&self, script: &str) -> Value {
         self.post("/execute/sync", json!({"script": script, "args": []}))
             .await
     }
 
     /// Console messages at level SEVERE since the last call.
-    async fn console_errors(&self) -> Vec<String> {
+    pub async fn console_errors(&self) -> Vec<String> {
         let logs = self.post("/se/log", json!({"type": "browser"})).await;
         logs.as_array()
             .map(|a| {
@@ -197,7 +197,7 @@ impl Driver {
             .unwrap_or_default()
     }
 
-    async fn screenshot(&self, to: &Path) {
+    pub async fn screenshot(&self, to: &Path) {
         let b64 = self.get("/screenshot").await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().unwrap())
@@ -207,7 +207,7 @@ impl Driver {
     }
 
     /// Wait until a script returns true.
-    async fn wait_for(&self, script: &str, what: &str) {
+    pub async fn wait_for(&self, script: &str, what: &str) {
         let start = Instant::now();
         loop {
             if self.js(script).await == json!(true) {

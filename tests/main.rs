@@ -16,6 +16,7 @@
 
 mod book;
 mod browser;
+mod classroom;
 mod cli;
 mod common;
 mod files;

@@ -135,6 +135,12 @@ pub enum Command {
         #[arg(long, default_value = "student")]
         namespace: String,
     },
+    /// Run a workshop room, or link this workspace to one (results go to the instructor's
+    /// live dashboard).
+    Classroom {
+        #[command(subcommand)]
+        command: ClassroomCommand,
+    },
     /// Show the catalogue of check kinds a lab file can use, with what each checks.
     Kinds,
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
@@ -149,6 +155,41 @@ pub enum Command {
     Dev {
         #[command(subcommand)]
         command: DevCommand,
+    },
+}
+
+/// `lab classroom`'s commands.
+#[derive(Debug, Subcommand)]
+pub enum ClassroomCommand {
+    /// Run the room server (instructor): a live dashboard of every learner's steps.
+    Serve {
+        /// Where to listen; `127.0.0.1:0` picks a free port and prints it.
+        #[arg(long, default_value = "0.0.0.0:8088", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+        /// The room's data directory (SQLite database, tokens); default under the state dir.
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// The lab the room runs (default: the only one).
+        #[arg(long, value_name = "LAB")]
+        lab: Option<String>,
+    },
+    /// Link this workspace to a room: each `lab check` and `lab watch` result is sent to it.
+    Join {
+        /// The room's address, as the instructor shows it: http://HOST:PORT.
+        url: String,
+        /// The room's join code.
+        #[arg(long)]
+        code: String,
+        /// Your name in the room (up to 64 printable characters).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        dir: DirArg,
+    },
+    /// Stop sending results to the room (it keeps them, marked as left).
+    Leave {
+        #[command(flatten)]
+        dir: DirArg,
     },
 }
 

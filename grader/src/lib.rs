@@ -23,6 +23,7 @@ pub mod lab;
 pub mod reference;
 pub mod registry;
 pub mod report;
+pub mod room;
 pub mod state;
 pub mod walk;
 pub mod workspace;

@@ -26,6 +26,10 @@ pub struct State {
     pub workspace: String,
     /// Per lab id.
     pub labs: BTreeMap<String, LabState>,
+    /// The classroom this workspace reports to (`lab classroom join`), token included: kept
+    /// here, outside the workspace, so it never enters a build context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<crate::room::client::RoomLink>,
 }
 
 /// One lab's progress in a workspace.
@@ -118,11 +122,12 @@ impl State {
             format_version: FORMAT_VERSION,
             workspace: workspace.display().to_string(),
             labs: BTreeMap::new(),
+            room: None,
         };
         let path = path_for(workspace);
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::bounded::read_text(&path, 4 * 1024 * 1024, None) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return fresh,
+            Err(crate::bounded::ReadError::Missing(_)) => return fresh,
             Err(e) => {
                 eprintln!(
                     "warning: cannot read the progress file {}: {e}; starting afresh",

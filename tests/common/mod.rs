@@ -436,7 +436,8 @@ pub fn delete_from_registry(reference: &str) {
     let Some((name, tag)) = rest.rsplit_once(':') else {
         return;
     };
-    let accept = "application/vnd.docker.distribution.manifest.v2+json";
+    // Docker pushes Docker v2 manifests, Podman OCI ones: ask for both.
+    let accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json";
     let head = Command::new("curl")
         .args([
             "-sI",

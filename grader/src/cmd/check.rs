@@ -42,5 +42,6 @@ pub async fn run(args: CheckArgs) -> Result {
     if let Err(e) = state.save(ws.path()) {
         eprintln!("warning: could not save progress: {e}");
     }
+    super::classroom::report_to_room(ws.path(), Some(&report)).await;
     Ok(verdict(&report))
 }

@@ -3,6 +3,7 @@
 //! around the library's [`crate::grade::grade`] (connect, sweep orphans, race Ctrl-C, sweep).
 
 pub mod check;
+pub mod classroom;
 pub mod demo;
 pub mod dev;
 pub mod doctor;
@@ -22,7 +23,7 @@ use clap::Parser;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::cleanup::{sweep_orphans, Cleanup};
-use crate::cli::{command, Cli, Command, DevCommand};
+use crate::cli::{command, ClassroomCommand, Cli, Command, DevCommand};
 use crate::engine::docker::DockerEngine;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -80,7 +81,7 @@ async fn dispatch(cli: Cli) -> Result {
         Command::Start { lab, dir } => start::run(&lab, dir),
         Command::Hint { lab, step, dir } => hint::run(&lab, &step, &dir),
         Command::Solution { lab, step } => solution::run(&lab, &step),
-        Command::Status { dir } => status::run(&dir),
+        Command::Status { dir } => status::run(&dir).await,
         Command::Watch { lab, dir, python } => watch::run(&lab, &dir, python).await,
         Command::Reset { lab, dir, yes } => reset::run(&lab, &dir, yes).await,
         Command::Doctor { lab } => doctor::run(lab.as_deref()).await,
@@ -89,6 +90,18 @@ async fn dispatch(cli: Cli) -> Result {
             dir,
             namespace,
         } => demo::run(&lab, dir, &namespace).await,
+        Command::Classroom { command } => match command {
+            ClassroomCommand::Serve { listen, data, lab } => {
+                classroom::serve(listen, data, lab.as_deref()).await
+            }
+            ClassroomCommand::Join {
+                url,
+                code,
+                name,
+                dir,
+            } => classroom::join(&url, &code, &name, &dir).await,
+            ClassroomCommand::Leave { dir } => classroom::leave(&dir).await,
+        },
         Command::Kinds => list::kinds(),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut command(), "lab", &mut std::io::stdout());

@@ -6,10 +6,25 @@ use crate::state::{ago, path_for, State};
 use crate::workspace::DirArg;
 
 /// `lab status`.
-pub fn run(dir: &DirArg) -> Result {
+pub async fn run(dir: &DirArg) -> Result {
     let ws = dir.workspace()?;
     let dir = ws.path();
     let state = State::load(dir);
+    if let Some(link) = &state.room {
+        // Anything queued while the room was out of reach goes now.
+        super::classroom::report_to_room(dir, None).await;
+        let waiting = crate::room::client::queued(dir);
+        println!(
+            "Joined the room at {} as {:?}{}.",
+            link.url,
+            link.name,
+            if waiting > 0 {
+                format!("; {waiting} result(s) queued, not delivered yet")
+            } else {
+                String::new()
+            }
+        );
+    }
     if state.labs.is_empty() {
         println!(
             "No checks recorded for {} yet: run `lab check <lab>` here.",

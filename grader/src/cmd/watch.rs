@@ -173,6 +173,9 @@ pub async fn run(lab_id: &str, dir_arg: &DirArg, python: Option<PathBuf>) -> Res
     let mut files = snapshot(&dir);
     let mut trigger = Some("start".to_string());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // A quiet watch tells the room every minute that the learner is still there.
+    let mut heartbeat = tokio::time::interval(Duration::from_secs(60));
+    heartbeat.tick().await;
     loop {
         if let Some(why) = trigger.take() {
             // Debounce: a build or an editor save comes as a burst of changes.
@@ -180,6 +183,8 @@ pub async fn run(lab_id: &str, dir_arg: &DirArg, python: Option<PathBuf>) -> Res
             while events.try_recv().is_ok() {}
             files = snapshot(&dir);
             let r = grade_once(&lab, &dir, &python, &cache).await?;
+            super::classroom::report_to_room(&dir, Some(&r)).await;
+            heartbeat.reset();
             let s = summary(&r);
             if s != last {
                 println!("\n[{}] after {why}:\n{s}", clock());
@@ -189,6 +194,7 @@ pub async fn run(lab_id: &str, dir_arg: &DirArg, python: Option<PathBuf>) -> Res
         }
         tokio::select! {
             _ = interrupted() => return Err(crate::error::Error::Interrupted),
+            _ = heartbeat.tick() => super::classroom::heartbeat(&dir).await,
             _ = tick.tick() => {
                 let now = snapshot(&dir);
                 if now != files {
