@@ -198,6 +198,25 @@ pub enum ClassroomCommand {
 pub enum DevCommand {
     /// Validate every lab definition.
     Check,
+    /// Load a room on loopback: simulated learners join and post reports (bench/room-load.sh).
+    RoomLoad {
+        /// The room, e.g. http://127.0.0.1:8088 (loopback only).
+        #[arg(long)]
+        url: String,
+        /// Its join code.
+        #[arg(long)]
+        code: String,
+        /// The instructor's token (for the event stream).
+        #[arg(long)]
+        token: String,
+        #[arg(long, default_value_t = 300)]
+        learners: usize,
+        #[arg(long, default_value_t = 60)]
+        secs: u64,
+        /// Milliseconds between one learner's reports.
+        #[arg(long, default_value_t = 2000)]
+        interval_ms: u64,
+    },
     /// Regenerate the book's generated regions from the labs and the code.
     Book {
         /// The book's source directory.

@@ -241,3 +241,38 @@ pub fn book(src: &Path, check_only: bool) -> Result {
     }
     Ok(exit::PASSED)
 }
+
+/// `lab dev room-load`: the room's load benchmark (see `room::load`).
+pub async fn room_load(
+    url: &str,
+    code: &str,
+    token: &str,
+    learners: usize,
+    secs: u64,
+    interval_ms: u64,
+) -> Result {
+    let (host, port) = crate::room::client::parse_url(url).map_err(Error::Usage)?;
+    let addr: std::net::SocketAddr = format!("{host}:{port}")
+        .parse()
+        .map_err(|_| Error::Usage(format!("{url}: give the room as http://127.0.0.1:PORT")))?;
+    println!(
+        "{learners} learners, a report each every {interval_ms} ms, for {secs} s, against {url}"
+    );
+    let mut out = crate::room::load::run(
+        addr,
+        code,
+        token,
+        "day11",
+        learners,
+        secs,
+        std::time::Duration::from_millis(interval_ms),
+    )
+    .await
+    .map_err(Error::Failed)?;
+    println!("{}", out.summary());
+    Ok(if out.errors == 0 {
+        exit::PASSED
+    } else {
+        exit::FAILED
+    })
+}

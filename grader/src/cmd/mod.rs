@@ -113,6 +113,14 @@ async fn dispatch(cli: Cli) -> Result {
             .map_err(|e| Error::Failed(e.to_string())),
         Command::Dev { command } => match command {
             DevCommand::Check => dev::check(),
+            DevCommand::RoomLoad {
+                url,
+                code,
+                token,
+                learners,
+                secs,
+                interval_ms,
+            } => dev::room_load(&url, &code, &token, learners, secs, interval_ms).await,
             DevCommand::Book { src, check } => dev::book(&src, check),
         },
     }

@@ -10,6 +10,7 @@
 //! rate-limited per token and joins per address; everything a learner sends is escaped.
 
 pub mod client;
+pub mod load;
 pub mod pages;
 pub mod store;
 
@@ -596,7 +597,7 @@ async fn post_report(
             .record(learner.id, &report.generated_at, &report.steps, now())
             .map_err(internal)?
     };
-    room.changed("report");
+    room.changed(&format!("report {}", learner.id));
     Ok(Json(serde_json::json!({ "stored_steps": stored })))
 }
 
