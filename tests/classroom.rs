@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use predicates::prelude::PredicateBooleanExt;
 use serde_json::Value;
 
 use crate::common::*;
@@ -19,6 +20,7 @@ pub struct Server {
     pub url: String,
     pub token: String,
     pub code: String,
+    pub fingerprint: Option<String>,
 }
 
 impl Drop for Server {
@@ -31,6 +33,10 @@ impl Drop for Server {
 impl Server {
     /// `lab classroom serve --listen ADDR --data DIR`, waiting for its printed URLs.
     pub fn start(data: &Path, listen: &str) -> Server {
+        Server::start_with(data, listen, &[])
+    }
+
+    pub fn start_with(data: &Path, listen: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(lab_bin())
             .args([
                 "classroom",
@@ -42,6 +48,7 @@ impl Server {
                 "--data",
             ])
             .arg(data)
+            .args(extra)
             .env("LAB_LABS_DIR", repo().join("labs"))
             .env("SRE_LAB_STATE_DIR", state_dir())
             .stdout(Stdio::piped())
@@ -49,7 +56,7 @@ impl Server {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (mut url, mut token, mut code) = (None, None, None);
+        let (mut url, mut token, mut code, mut fingerprint) = (None, None, None, None);
         let start = Instant::now();
         while token.is_none() {
             assert!(
@@ -67,6 +74,10 @@ impl Server {
                     .nth(1)
                     .and_then(|c| c.split_whitespace().next())
                     .map(String::from);
+                fingerprint = rest
+                    .split("--fingerprint ")
+                    .nth(1)
+                    .map(|f| f.trim().to_string());
             }
             if let Some((_, t)) = line.split_once("/?token=") {
                 token = Some(t.trim().to_string());
@@ -79,6 +90,7 @@ impl Server {
             url: url.unwrap(),
             token: token.unwrap(),
             code: code.unwrap(),
+            fingerprint,
         }
     }
 
@@ -521,6 +533,130 @@ fn a_killed_room_loses_nothing_and_queued_results_arrive_after_the_restart() {
         learner(&get_json(&server, "/api/v1/room"), "Ana")["steps"]["dockerfile"],
         "fail"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_room_is_trusted_by_its_fingerprint_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=room",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let server = Server::start_with(
+        &dir.path().join("room"),
+        "127.0.0.1:0",
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let fp = server
+        .fingerprint
+        .clone()
+        .expect("serve prints the fingerprint in the join command");
+    assert!(fp.starts_with("SHA256:"), "{fp}");
+    let ws = Workspace::solution();
+    // The wrong fingerprint: refused, nothing stored.
+    let wrong = format!("SHA256:{}", "AB:".repeat(31) + "AB");
+    lab_in(ws.path())
+        .args([
+            "classroom",
+            "join",
+            &server.url,
+            "--code",
+            &server.code,
+            "--name",
+            "Ana",
+            "--fingerprint",
+            &wrong,
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("certificate"));
+    // No fingerprint for an https room: told what to pass.
+    lab_in(ws.path())
+        .args([
+            "classroom",
+            "join",
+            &server.url,
+            "--code",
+            &server.code,
+            "--name",
+            "Ana",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("--fingerprint"));
+    // The right one, written in lowercase without the prefix, as people copy it.
+    let lower = fp.trim_start_matches("SHA256:").to_ascii_lowercase();
+    lab_in(ws.path())
+        .args([
+            "classroom",
+            "join",
+            &server.url,
+            "--code",
+            &server.code,
+            "--name",
+            "Ana",
+            "--fingerprint",
+            &lower,
+        ])
+        .assert()
+        .success();
+    lab_in(ws.path())
+        .args(["check", "day11", "--step", "dockerfile"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("queued").not());
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let room: Value = client
+        .get(format!("{}/api/v1/room", server.url))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(learner(&room, "Ana")["steps"]["dockerfile"], "pass");
+    // Plain HTTP to the TLS port gets nothing.
+    let plain = server.url.replace("https://", "http://");
+    let r = client
+        .get(format!("{plain}/api/v1/room"))
+        .bearer_auth(&server.token)
+        .send()
+        .await;
+    assert!(r.is_err() || !r.unwrap().status().is_success());
 }
 
 #[tokio::test(flavor = "multi_thread")]

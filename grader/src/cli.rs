@@ -172,6 +172,12 @@ pub enum ClassroomCommand {
         /// The lab the room runs (default: the only one).
         #[arg(long, value_name = "LAB")]
         lab: Option<String>,
+        /// Serve HTTPS with this certificate (PEM; self-signed is fine: learners pin it).
+        #[arg(long, value_name = "PEM", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Link this workspace to a room: each `lab check` and `lab watch` result is sent to it.
     Join {
@@ -183,6 +189,9 @@ pub enum ClassroomCommand {
         /// Your name in the room (up to 64 printable characters).
         #[arg(long)]
         name: String,
+        /// For an https:// room: the certificate fingerprint `serve` printed (SHA256:...).
+        #[arg(long, value_name = "SHA256")]
+        fingerprint: Option<String>,
         #[command(flatten)]
         dir: DirArg,
     },

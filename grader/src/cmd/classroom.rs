@@ -13,8 +13,19 @@ use crate::room::client::{self, RoomLink, Sent};
 use crate::state::State;
 use crate::workspace::DirArg;
 
-/// `lab classroom serve [--listen ADDR] [--data DIR] [--lab LAB]`.
-pub async fn serve(listen: SocketAddr, data: Option<PathBuf>, lab_id: Option<&str>) -> Result {
+/// `lab classroom serve [--listen ADDR] [--data DIR] [--lab LAB] [--tls-cert PEM --tls-key PEM]`.
+pub async fn serve(
+    listen: SocketAddr,
+    data: Option<PathBuf>,
+    lab_id: Option<&str>,
+    tls: Option<(PathBuf, PathBuf)>,
+) -> Result {
+    let tls = match &tls {
+        Some((cert, key)) => {
+            Some(crate::room::tls::server_config(cert, key).map_err(Error::Usage)?)
+        }
+        None => None,
+    };
     let lab = match lab_id {
         Some(id) => load_lab(id)?,
         None => {
@@ -58,29 +69,54 @@ pub async fn serve(listen: SocketAddr, data: Option<PathBuf>, lab_id: Option<&st
     } else {
         bound.ip().to_string()
     };
-    println!("The room for lab {lab_id} is open on http://{public}:{port} (listening on {bound}).");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let pin = tls
+        .as_ref()
+        .map(|(_, fp)| format!(" --fingerprint {fp}"))
+        .unwrap_or_default();
+    println!(
+        "The room for lab {lab_id} is open on {scheme}://{public}:{port} (listening on {bound})."
+    );
     println!("\nLearners join with (write it on the whiteboard):");
     println!(
-        "  lab classroom join http://{public}:{port} --code {} --name \"Your Name\"",
+        "  lab classroom join {scheme}://{public}:{port} --code {} --name \"Your Name\"{pin}",
         files.join_code
     );
+    if let Some((_, fp)) = &tls {
+        println!(
+            "(the certificate's fingerprint, which learners' lab trusts and nothing else: {fp})"
+        );
+    }
     println!("\nYour dashboard (it carries your token once; keep it to yourself):");
-    println!("  http://{local}:{port}/?token={}", files.instructor_token);
-    println!("Projector view, no names: http://{local}:{port}/projector");
+    println!(
+        "  {scheme}://{local}:{port}/?token={}",
+        files.instructor_token
+    );
+    println!("Projector view, no names: {scheme}://{local}:{port}/projector");
     println!(
         "\nData: {} (room.sqlite, instructor-token, join-code); a restart on it keeps everything.",
         files.dir.display()
     );
-    println!(
-        "Plain HTTP: anyone on this network can read tokens in transit. Ctrl-C stops the room."
-    );
-    axum::serve(
-        listener,
-        crate::room::app(room).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(interrupted())
-    .await
-    .map_err(|e| Error::Failed(format!("the room stopped: {e}")))?;
+    if tls.is_none() {
+        println!("Plain HTTP: anyone on this network can read tokens in transit (--tls-cert/--tls-key serve HTTPS).");
+    }
+    println!("Ctrl-C stops the room.");
+    let app = crate::room::app(room).into_make_service_with_connect_info::<crate::room::PeerAddr>();
+    let served = match tls {
+        Some((config, _)) => {
+            let listener = crate::room::tls::TlsListener::new(listener, config)
+                .map_err(|e| Error::Failed(e.to_string()))?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(interrupted())
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(interrupted())
+                .await
+        }
+    };
+    served.map_err(|e| Error::Failed(format!("the room stopped: {e}")))?;
     println!(
         "The room is closed; its data stays in {}.",
         files.dir.display()
@@ -89,14 +125,20 @@ pub async fn serve(listen: SocketAddr, data: Option<PathBuf>, lab_id: Option<&st
 }
 
 /// `lab classroom join URL --code CODE --name NAME [--dir]`.
-pub async fn join(url: &str, code: &str, name: &str, dir: &DirArg) -> Result {
+pub async fn join(
+    url: &str,
+    code: &str,
+    name: &str,
+    fingerprint: Option<&str>,
+    dir: &DirArg,
+) -> Result {
     let ws = dir.workspace()?;
     client::parse_url(url).map_err(Error::Usage)?;
     let name = crate::room::valid_name(name).map_err(|e| Error::Usage(format!("--name: {e}")))?;
     let body = serde_json::json!({ "code": code, "name": name }).to_string();
     let (status, answer) = tokio::time::timeout(
         std::time::Duration::from_secs(10),
-        client::request(url, "POST", "/api/v1/join", None, Some(&body)),
+        client::request(url, fingerprint, "POST", "/api/v1/join", None, Some(&body)),
     )
     .await
     .map_err(|_| Error::Failed(format!("the room at {url} did not answer within 10 s")))?
@@ -128,6 +170,7 @@ pub async fn join(url: &str, code: &str, name: &str, dir: &DirArg) -> Result {
         token: token.to_string(),
         learner_id: id,
         name: name.clone(),
+        fingerprint: fingerprint.map(crate::room::tls::normalize_fingerprint),
     });
     state
         .save(ws.path())
@@ -154,7 +197,14 @@ pub async fn leave(dir: &DirArg) -> Result {
     };
     let told = tokio::time::timeout(
         std::time::Duration::from_secs(3),
-        client::request(&link.url, "POST", "/api/v1/leave", Some(&link.token), None),
+        client::request(
+            &link.url,
+            link.fingerprint.as_deref(),
+            "POST",
+            "/api/v1/leave",
+            Some(&link.token),
+            None,
+        ),
     )
     .await;
     state
@@ -193,6 +243,7 @@ pub async fn heartbeat(workspace: &Path) {
             client::BUDGET * 4,
             client::request(
                 &link.url,
+                link.fingerprint.as_deref(),
                 "POST",
                 "/api/v1/heartbeat",
                 Some(&link.token),

@@ -156,6 +156,7 @@ fn generate(directive: &str) -> Result<String, String> {
         ["cli-help"] => Ok(cli_help()),
         ["check-kinds"] => Ok(check_kinds()),
         ["json-schema"] => Ok(format!("```json\n{}\n```", crate::report::json::SCHEMA_DOC)),
+        ["room-api"] => Ok(crate::room::API_DOC.to_string()),
         _ => Err(format!("unknown generated region {directive:?}")),
     }
 }

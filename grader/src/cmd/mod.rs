@@ -91,15 +91,20 @@ async fn dispatch(cli: Cli) -> Result {
             namespace,
         } => demo::run(&lab, dir, &namespace).await,
         Command::Classroom { command } => match command {
-            ClassroomCommand::Serve { listen, data, lab } => {
-                classroom::serve(listen, data, lab.as_deref()).await
-            }
+            ClassroomCommand::Serve {
+                listen,
+                data,
+                lab,
+                tls_cert,
+                tls_key,
+            } => classroom::serve(listen, data, lab.as_deref(), tls_cert.zip(tls_key)).await,
             ClassroomCommand::Join {
                 url,
                 code,
                 name,
+                fingerprint,
                 dir,
-            } => classroom::join(&url, &code, &name, &dir).await,
+            } => classroom::join(&url, &code, &name, fingerprint.as_deref(), &dir).await,
             ClassroomCommand::Leave { dir } => classroom::leave(&dir).await,
         },
         Command::Kinds => list::kinds(),

@@ -24,18 +24,28 @@ pub struct RoomLink {
     pub token: String,
     pub learner_id: i64,
     pub name: String,
+    /// For an https:// room: the SHA-256 fingerprint of the one certificate to trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
-/// A room URL's host and port (`http://host:port`, no path).
+/// A room URL's host and port (`http://host:port` or `https://host:port`, no path).
 pub fn parse_url(url: &str) -> Result<(String, u16), String> {
-    let rest = url
-        .trim_end_matches('/')
-        .strip_prefix("http://")
-        .ok_or_else(|| {
-            format!(
-                "{url:?} is not an http:// room URL (copy the join command the instructor shows)"
-            )
-        })?;
+    parse(url).map(|(h, p, _)| (h, p))
+}
+
+/// Host, port, and whether it is https.
+fn parse(url: &str) -> Result<(String, u16, bool), String> {
+    let url = url.trim_end_matches('/');
+    let (rest, tls) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(r), _) => (r, false),
+        (_, Some(r)) => (r, true),
+        _ => {
+            return Err(format!(
+                "{url:?} is not an http:// or https:// room URL (copy the join command the instructor shows)"
+            ))
+        }
+    };
     if rest.contains('/') {
         return Err(format!("{url:?}: the room URL is just http://HOST:PORT"));
     }
@@ -45,24 +55,26 @@ pub fn parse_url(url: &str) -> Result<(String, u16), String> {
             p.parse::<u16>()
                 .map_err(|_| format!("{url:?}: {p:?} is not a port"))?,
         ),
-        None => (rest.to_string(), 80),
+        None => (rest.to_string(), if tls { 443 } else { 80 }),
     };
     if host.is_empty() {
         return Err(format!("{url:?} has no host"));
     }
-    Ok((host.trim_matches(['[', ']']).to_string(), port))
+    Ok((host.trim_matches(['[', ']']).to_string(), port, tls))
 }
 
-/// One HTTP/1.1 request; returns the status and body (at most 64 KiB read).
+/// One HTTP/1.1 request; returns the status and body (at most 64 KiB read). An https:// room
+/// needs the certificate's `fingerprint`, and only that certificate is trusted.
 pub async fn request(
     url: &str,
+    fingerprint: Option<&str>,
     method: &str,
     path: &str,
     token: Option<&str>,
     body: Option<&str>,
 ) -> Result<(u16, String), String> {
-    let (host, port) = parse_url(url)?;
-    let mut s = TcpStream::connect((host.as_str(), port))
+    let (host, port, tls) = parse(url)?;
+    let s = TcpStream::connect((host.as_str(), port))
         .await
         .map_err(|e| format!("cannot reach the room at {url}: {e}"))?;
     let _ = s.set_nodelay(true);
@@ -78,15 +90,16 @@ pub async fn request(
         "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     ));
-    s.write_all(req.as_bytes())
-        .await
-        .map_err(|e| format!("sending to the room: {e}"))?;
-    let mut buf = Vec::new();
-    (&mut s)
-        .take(64 * 1024)
-        .read_to_end(&mut buf)
-        .await
-        .map_err(|e| format!("reading the room's answer: {e}"))?;
+    let buf = if tls {
+        let fp = fingerprint.ok_or_else(|| {
+            format!(
+                "{url} is an https room: pass --fingerprint with the SHA256 the instructor shows"
+            )
+        })?;
+        exchange(super::tls::connect(s, &host, fp).await?, &req).await?
+    } else {
+        exchange(s, &req).await?
+    };
     let text = String::from_utf8_lossy(&buf);
     let status = text
         .lines()
@@ -99,6 +112,23 @@ pub async fn request(
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// Write a request, read the answer (at most 64 KiB).
+async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut s: S,
+    req: &str,
+) -> Result<Vec<u8>, String> {
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| format!("sending to the room: {e}"))?;
+    let mut buf = Vec::new();
+    let r = (&mut s).take(64 * 1024).read_to_end(&mut buf).await;
+    // A TLS peer that closes without close_notify still sent the whole answer.
+    if buf.is_empty() {
+        r.map_err(|e| format!("reading the room's answer: {e}"))?;
+    }
+    Ok(buf)
 }
 
 /// The `error` message of a room's JSON answer.
@@ -175,6 +205,7 @@ pub async fn send(
         for r in &q {
             match request(
                 &link.url,
+                link.fingerprint.as_deref(),
                 "POST",
                 "/api/v1/reports",
                 Some(&link.token),
@@ -262,6 +293,7 @@ mod tests {
             token: "t".into(),
             learner_id: 1,
             name: "Ana".into(),
+            fingerprint: None,
         };
         let start = std::time::Instant::now();
         let r = send(&link, ws.path(), Some("{}".into()), BUDGET).await;

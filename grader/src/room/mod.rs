@@ -13,6 +13,7 @@ pub mod client;
 pub mod load;
 pub mod pages;
 pub mod store;
+pub mod tls;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -33,12 +34,57 @@ use crate::lab::Lab;
 use crate::report::{Report, Status, StepReport, SCHEMA_VERSION};
 use store::{JoinError, Store};
 
+/// The HTTP API, documented next to the code that serves it (the book's reference page is
+/// generated from this by `lab dev book`).
+pub const API_DOC: &str = r#"All bodies are JSON; errors are `{"error": "what is wrong and what to do"}`. Tokens go in
+`Authorization: Bearer <token>` (the dashboard's pages use an HttpOnly, SameSite=Strict cookie
+set from the URL that `lab classroom serve` prints). A missing or unknown token is 401; a valid
+token without the right (a learner's token on an instructor endpoint) is 403. Bodies are capped
+at 256 KiB (413). Posts are limited per token (5 a second, bursts of 20) and joins per client
+address (1 a second, bursts of 10), answered with 429 and `Retry-After`.
+
+| method and path | who | body | answer |
+|---|---|---|---|
+| `POST /api/v1/join` | anyone with the join code | `{"code", "name"}` (name: 1-64 printable characters) | `{"learner_id", "token"}`; 403 wrong code; 409 the name is taken |
+| `POST /api/v1/reports` | a learner | a `lab check --format json` report, as it is (`schema_version` 1) | `{"stored_steps": N}`: steps older than what the room has (by `generated_at`) are not stored; 400 for bad JSON, another schema version, another lab, or no `generated_at` |
+| `POST /api/v1/heartbeat` | a learner | none | 204; the learner is online (seen in the last 2 minutes) |
+| `POST /api/v1/leave` | a learner | none | 204; the results stay, marked as left |
+| `GET /api/v1/room` | the instructor | | `{"lab", "learners": [{"id", "name", "online", "left", "updated_at", "steps": {"<step id>": "pass\|fail\|warn\|skip\|error\|not started"}, "score", "max_score", "bonus", "current", "in_current", ...}], "stuck": [{"check", "learners", "since", "message", "hint", "book"}], "steps": [...]}` |
+| `GET /api/v1/events` | the instructor | | Server-Sent Events: an event `room` (data `join`, `report <learner id>`, `heartbeat`, `leave`, `rename`, `remove`) each time the room changes |
+| `GET /api/v1/export.csv` | the instructor | | one row per learner, one column per step, then `score,max_score,left`; cells starting with `=`, `+`, `-` or `@` are prefixed with `'` |
+| `GET /api/v1/learners/{id}/junit.xml` | the instructor | | the learner's latest results as JUnit XML |
+| `GET /api/v1/learners/{id}/results.json` | the instructor | | Gradescope's shape: `{"score", "max_score", "output", "tests": [{"name", "score", "max_score", "status", "output"}]}`; optional steps score as bonus (`max_score` 0) |
+| `POST /learners/{id}/rename`, `POST /learners/{id}/remove` | the instructor (dashboard forms) | `name=...` | 303 back to the dashboard; 409 when the new name is taken |
+
+Consumers must ignore fields they do not know: fields are added without a version change."#;
+
 /// The largest request body (a report is a few KiB; checks' details are capped).
 pub const MAX_BODY: usize = 256 * 1024;
 /// Seen within this many seconds: online. A quiet `lab watch` heartbeats every minute.
 pub const ONLINE_SECS: i64 = 120;
 /// The cookie that carries the instructor's token for the dashboard's pages.
 const COOKIE: &str = "lab_room";
+
+/// The client's address, for the per-address join limit; for plain and TLS listeners alike.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for PeerAddr
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        PeerAddr(*s.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
+    for PeerAddr
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
+        PeerAddr(*s.remote_addr())
+    }
+}
 
 /// The room's secrets and address, made on first start and reused after.
 pub struct RoomFiles {
@@ -492,7 +538,7 @@ pub fn valid_name(name: &str) -> Result<String, String> {
 
 async fn join(
     State(room): State<Arc<Room>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ConnectInfo(PeerAddr(addr)): ConnectInfo<PeerAddr>,
     body: Result<Json<JoinBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let ip = match addr.ip() {
