@@ -30,6 +30,7 @@ fn run_lab(args: &[String], cwd: &Path, env: &[(&str, &str)]) -> Measured {
         .env_remove("VIRTUAL_ENV")
         .env("NO_COLOR", "1")
         .env("SRE_LAB_STATE_DIR", state_dir())
+        .env("XDG_CACHE_HOME", cache_dir())
         .env("LAB_LABS_DIR", repo().join("labs"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -329,6 +329,8 @@ fn watch_regrades_when_a_file_changes_and_quits_on_q() {
         .args(["watch", "day11", "--dir"])
         .arg(ws.path())
         .env("SRE_LAB_STATE_DIR", state.path())
+        .env("XDG_CACHE_HOME", cache_dir())
+        .env("LAB_LABS_DIR", repo().join("labs"))
         .env("NO_COLOR", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

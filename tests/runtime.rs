@@ -21,6 +21,9 @@ fn interrupt_during_probe(signal: i32) {
     assert!(probe_containers().is_empty());
 
     let mut child = Command::new(lab_bin())
+        .env("SRE_LAB_STATE_DIR", state_dir())
+        .env("XDG_CACHE_HOME", cache_dir())
+        .env("LAB_LABS_DIR", repo().join("labs"))
         .args(["check", "day11", "--step", "run", "--dir"])
         .arg(ws.path())
         .stdout(Stdio::null())

@@ -614,3 +614,129 @@ fn compose_ports_from_variables_are_read_as_compose_reads_them() {
         ".env PORT=5050",
     );
 }
+
+/// `lab check day11 --step run` with a verdict cache of its own (so nothing from earlier
+/// checks is reused unless the test means it to be).
+fn check_run_with_cache(ws: &Workspace, cache: &std::path::Path) -> serde_json::Value {
+    let out = lab()
+        .env("XDG_CACHE_HOME", cache)
+        .args([
+            "check", "day11", "--format", "json", "--step", "run", "--dir",
+        ])
+        .arg(ws.path())
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn evidence(r: &serde_json::Value) -> String {
+    check(r, "run.serves")["evidence"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn the_probe_reuses_evidence_only_when_it_proves_the_image() {
+    let _lock = engine_lock();
+    let mut mess = EngineMess::default();
+    let ws = solution_built(&mut mess);
+    let fresh = || tempfile::tempdir().unwrap();
+
+    // The learner's own container, run as built: no probe container is needed.
+    let c = "sre-lab-test-evidence";
+    mess.container(c);
+    docker(&["run", "-d", "--name", c, "-p", "5000:5000", IMAGE]);
+    wait_http(5000);
+    let r = check_run_with_cache(&ws, fresh().path());
+    assert_eq!(check(&r, "run.serves")["status"], "pass", "{r:#}");
+    assert!(
+        evidence(&r).contains("the learner's own container sre-lab-test-evidence"),
+        "{r:#}"
+    );
+
+    // A verdict is kept by image id: the next check reuses it, whatever runs now.
+    let cache = fresh();
+    check_run_with_cache(&ws, cache.path());
+    docker(&["rm", "-f", c]);
+    let r = check_run_with_cache(&ws, cache.path());
+    assert!(evidence(&r).contains("cached by image id"), "{r:#}");
+
+    // Each way a running container proves something else: the probe runs as before.
+    let overrides: [(&str, Vec<&str>); 3] = [
+        // `docker run IMAGE CMD`: another command (it even serves).
+        (
+            "cmd",
+            vec![
+                IMAGE,
+                "gunicorn",
+                "--bind",
+                "0.0.0.0:5000",
+                "--workers",
+                "2",
+                "src.main:app",
+            ],
+        ),
+        // `-e`: another environment.
+        ("env", vec!["-e", "FLASK_ENV=production", IMAGE]),
+        // `-v $PWD:/app`: the host's files, not the image's.
+        ("mount", vec!["-v", ws.path().to_str().unwrap(), IMAGE]),
+    ];
+    for (what, args) in overrides {
+        let name = format!("sre-lab-test-override-{what}");
+        mess.container(&name);
+        let mut run = vec!["run", "-d", "--name", &name, "-p", "5000:5000"];
+        let mount;
+        if what == "mount" {
+            mount = format!("{}:/app", ws.path().display());
+            run.extend(["-v", &mount, IMAGE]);
+        } else {
+            run.extend(args.iter().copied());
+        }
+        docker(&run);
+        wait_http(5000);
+        let r = check_run_with_cache(&ws, fresh().path());
+        assert_eq!(check(&r, "run.serves")["status"], "pass", "{what}: {r:#}");
+        assert!(
+            evidence(&r).contains("a probe container lab started"),
+            "{what}: {r:#}"
+        );
+        docker(&["rm", "-f", &name]);
+    }
+
+    // A container from an older build of the image: not evidence for the current one.
+    let old = "sre-lab-test-older";
+    mess.container(old);
+    docker(&["run", "-d", "--name", old, "-p", "5000:5000", IMAGE]);
+    ws.edit("src/main.py", "Hello from", "Hi from");
+    build(&ws, IMAGE);
+    let r = check_run_with_cache(&ws, fresh().path());
+    assert!(
+        evidence(&r).contains("a probe container lab started"),
+        "{r:#}"
+    );
+    docker(&["rm", "-f", old]);
+
+    // A container answering on the port from a different image: not evidence either.
+    let other = "sre-lab-test-other-image";
+    mess.container(other);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        other,
+        "-p",
+        "5000:5000",
+        "python:3.9-slim",
+        "python3",
+        "-m",
+        "http.server",
+        "5000",
+    ]);
+    let r = check_run_with_cache(&ws, fresh().path());
+    assert!(
+        evidence(&r).contains("a probe container lab started"),
+        "{r:#}"
+    );
+}

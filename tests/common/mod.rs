@@ -36,6 +36,18 @@ pub fn state_dir() -> &'static Path {
     .path()
 }
 
+/// A cache directory of this test process's own (verdicts kept by image id).
+pub fn cache_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        tempfile::Builder::new()
+            .prefix("lab-test-cache-")
+            .tempdir()
+            .unwrap()
+    })
+    .path()
+}
+
 /// A `lab` command with a clean environment for colour and Python, and its own progress dir.
 pub fn lab() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::new(lab_bin());
@@ -43,6 +55,7 @@ pub fn lab() -> assert_cmd::Command {
     c.env_remove("VIRTUAL_ENV")
         .env("NO_COLOR", "1")
         .env("SRE_LAB_STATE_DIR", state_dir())
+        .env("XDG_CACHE_HOME", cache_dir())
         .env("LAB_LABS_DIR", repo().join("labs"));
     c
 }

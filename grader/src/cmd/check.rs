@@ -30,7 +30,8 @@ pub async fn run(args: CheckArgs) -> Result {
         image: args.image,
     };
     let progress = args.format == Format::Human && std::io::stderr().is_terminal();
-    let report = run_grade(&lab, req, Default::default(), None, progress).await?;
+    let cache = std::sync::Arc::new(crate::grade::Cache::persistent());
+    let report = run_grade(&lab, req, cache, None, progress).await?;
     let text = match args.format {
         Format::Human => report::human::render(&report, color_wanted()),
         Format::Json => report::json::render(&report),

@@ -109,7 +109,8 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, namespace: &str) -> Result 
         image: tag,
         ..Request::default()
     };
-    let r = run_grade(&lab, req, Default::default(), None, false).await?;
+    let cache = std::sync::Arc::new(crate::grade::Cache::persistent());
+    let r = run_grade(&lab, req, cache, None, false).await?;
     print!("{}", report::human::render(&r, color_wanted()));
     Ok(verdict(&r))
 }

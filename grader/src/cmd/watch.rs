@@ -157,7 +157,7 @@ pub async fn run(lab_id: &str, dir_arg: &DirArg, python: Option<PathBuf>) -> Res
     let ws = dir_arg.workspace()?;
     let dir = ws.path().to_path_buf();
     // One cache for the session: an image id already proven to serve is not probed again.
-    let cache = Arc::new(Cache::default());
+    let cache = Arc::new(Cache::persistent());
     let _raw = std::io::stdin().is_terminal().then(RawKeys::enable);
     let mut keys = keys();
     let mut events = match connect().await {

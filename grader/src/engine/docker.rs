@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 
 use super::{
     Container, ContainerState, ContainerSummary, Engine, EngineError, EngineInfo, Image,
-    ImageSummary, PortMap, ProbeSpec, OWNER_LABEL, PROBE_LABEL,
+    ImageSummary, PortMap, ProbeSpec, RunConfig, OWNER_LABEL, PROBE_LABEL,
 };
 
 /// Deadline for one ordinary API call.
@@ -195,6 +195,7 @@ impl Engine for DockerEngine {
             exposed_ports: config.exposed_ports.unwrap_or_default(),
             cmd: config.cmd.unwrap_or_default(),
             entrypoint: config.entrypoint.unwrap_or_default(),
+            user: config.user.unwrap_or_default(),
             labels: config.labels.unwrap_or_default(),
             layers: i.root_fs.and_then(|r| r.layers).unwrap_or_default(),
         }))
@@ -280,6 +281,19 @@ impl Engine for DockerEngine {
             attached: config.attach_stdout.unwrap_or(false),
             port_bindings: port_map(c.host_config.and_then(|h| h.port_bindings)),
             published: port_map(c.network_settings.and_then(|n| n.ports)),
+            run: RunConfig {
+                cmd: config.cmd.unwrap_or_default(),
+                entrypoint: config.entrypoint.unwrap_or_default(),
+                env: config.env.unwrap_or_default(),
+                user: config.user.unwrap_or_default(),
+                working_dir: config.working_dir.unwrap_or_default(),
+            },
+            mounts: c
+                .mounts
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|m| m.destination)
+                .collect(),
             labels: config.labels.unwrap_or_default(),
             created: parse_time(c.created),
         }))

@@ -132,6 +132,7 @@ pub struct Image {
     pub exposed_ports: Vec<String>,
     pub cmd: Vec<String>,
     pub entrypoint: Vec<String>,
+    pub user: String,
     pub labels: HashMap<String, String>,
     /// Layer digests of the root filesystem, base image first.
     pub layers: Vec<String>,
@@ -179,8 +180,22 @@ pub struct Container {
     pub port_bindings: PortMap,
     /// What the engine actually published (empty unless running).
     pub published: PortMap,
+    /// What the container runs, as created (the image's config plus any `docker run` overrides).
+    pub run: RunConfig,
+    /// Where volumes and bind mounts are mounted inside it.
+    pub mounts: Vec<String>,
     pub labels: HashMap<String, String>,
     pub created: Option<SystemTime>,
+}
+
+/// A container's process set-up, to compare with its image's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunConfig {
+    pub cmd: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub env: Vec<String>,
+    pub user: String,
+    pub working_dir: String,
 }
 
 /// A container the grader starts itself to prove an image serves.

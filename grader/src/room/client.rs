@@ -271,9 +271,13 @@ mod tests {
             parse_url("http://[::1]:8088").unwrap(),
             ("::1".into(), 8088)
         );
+        assert_eq!(
+            parse("https://10.0.0.5").unwrap(),
+            ("10.0.0.5".into(), 443, true)
+        );
         for bad in [
             "10.0.0.5:8088",
-            "https://x:1",
+            "ftp://x:1",
             "http://x:99999",
             "http://x:1/api",
             "http://",
