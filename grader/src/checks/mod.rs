@@ -286,8 +286,41 @@ pub async fn compare_content(
     workdir: &str,
     sources: &[String],
 ) -> Result<ImageContent, EngineError> {
+    use sha2::Digest;
     let workdir = if workdir.is_empty() { "/" } else { workdir };
-    let files = engine.image_files(image, workdir, 64 * 1024 * 1024).await?;
+    // What an image id holds never changes: its file hashes are kept on disk by id.
+    let cached = image.starts_with("sha256:").then(|| {
+        let key: String = sha2::Sha256::digest(format!("{image} {workdir}").as_bytes())
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        crate::state::cache_dir()
+            .join("image-files")
+            .join(format!("{key}.json"))
+    });
+    let from_disk = cached.as_ref().and_then(|p| {
+        let t = crate::bounded::read_text(p, 16 * 1024 * 1024, None).ok()?;
+        serde_json::from_str::<std::collections::BTreeMap<String, String>>(&t).ok()
+    });
+    let files = match from_disk {
+        Some(f) => f,
+        None => {
+            let f = engine
+                .image_file_hashes(image, workdir, 256 * 1024 * 1024)
+                .await?;
+            if let Some(p) = &cached {
+                if let Some(d) = p.parent() {
+                    let _ = std::fs::create_dir_all(d);
+                }
+                let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+                if std::fs::write(&tmp, serde_json::to_string(&f).unwrap_or_default()).is_ok() {
+                    let _ = std::fs::rename(&tmp, p);
+                }
+            }
+            f
+        }
+    };
     let mut out = ImageContent::default();
     for rel in source_files(&ctx.dir, sources) {
         let local = crate::bounded::read_file(
@@ -296,7 +329,7 @@ pub async fn compare_content(
             Some(&ctx.dir),
         );
         if let (Some(inside), Ok(local)) = (files.get(&rel), local) {
-            if *inside != local {
+            if *inside != format!("{:x}", sha2::Sha256::digest(&local)) {
                 out.differing.push(rel);
             }
         }

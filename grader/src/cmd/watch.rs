@@ -133,18 +133,88 @@ fn clock() -> String {
     )
 }
 
-async fn grade_once(
+/// OS file events for the workspace (inotify, FSEvents, kqueue through `notify`), as the
+/// changed paths; caches and virtual environments are left out. `None` when the OS refuses
+/// (then `lab watch` polls once a second instead).
+fn file_events(
+    dir: &Path,
+) -> Option<(notify::RecommendedWatcher, mpsc::UnboundedReceiver<PathBuf>)> {
+    use notify::Watcher;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let root = dir.to_path_buf();
+    let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let Ok(ev) = res else { return };
+        if matches!(ev.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        for p in ev.paths {
+            let rel = p.strip_prefix(&root).unwrap_or(&p);
+            if rel
+                .components()
+                .any(|c| crate::walk::skipped(&c.as_os_str().to_string_lossy()))
+            {
+                continue;
+            }
+            let _ = tx.send(rel.to_path_buf());
+        }
+    })
+    .ok()?;
+    w.watch(dir, notify::RecursiveMode::Recursive).ok()?;
+    Some((w, rx))
+}
+
+/// Why the watcher grades again, and so which steps.
+enum Trigger {
+    /// The first grading, or `c`: everything.
+    All(String),
+    /// Files changed: every step (the file-only ones answer in milliseconds, first).
+    Files(String),
+    /// The engine reported an event: the steps that read the engine.
+    Engine(String),
+}
+
+/// Grade `steps` (all when empty), printing each step's new status the moment that step is
+/// done; returns the report of what was graded.
+async fn grade_streaming(
     lab: &Lab,
     dir: &Path,
     python: &Option<PathBuf>,
     cache: &Arc<Cache>,
+    steps: Vec<String>,
+    why: &str,
+    known: &mut BTreeMap<String, Status>,
 ) -> Result<Report> {
     let req = Request {
+        steps,
         dir: dir.to_path_buf(),
         python: python.clone(),
         ..Request::default()
     };
-    let r = run_grade(lab, req, cache.clone(), None, false).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let grading = run_grade(lab, req, cache.clone(), Some(tx), false);
+    tokio::pin!(grading);
+    let mut header = false;
+    let mut show = |s: report::StepReport, known: &mut BTreeMap<String, Status>| {
+        if known.get(&s.id) != Some(&s.status) {
+            if !header {
+                println!("\n[{}] after {why}:", clock());
+                header = true;
+            }
+            println!("  {} {}", s.id, s.status.word());
+            known.insert(s.id.clone(), s.status);
+        }
+    };
+    let r = loop {
+        tokio::select! {
+            Some(s) = rx.recv() => show(s, known),
+            r = &mut grading => {
+                while let Ok(s) = rx.try_recv() {
+                    show(s, known);
+                }
+                break r?;
+            }
+        }
+    };
     let mut state = State::load(dir);
     state.record(&r);
     let _ = state.save(dir);
@@ -156,7 +226,8 @@ pub async fn run(lab_id: &str, dir_arg: &DirArg, python: Option<PathBuf>) -> Res
     let lab = load_lab(lab_id)?;
     let ws = dir_arg.workspace()?;
     let dir = ws.path().to_path_buf();
-    // One cache for the session: an image id already proven to serve is not probed again.
+    // One cache for the session (and on disk): an image id already proven to serve is not
+    // probed again.
     let cache = Arc::new(Cache::persistent());
     let _raw = std::io::stdin().is_terminal().then(RawKeys::enable);
     let mut keys = keys();
@@ -164,59 +235,93 @@ pub async fn run(lab_id: &str, dir_arg: &DirArg, python: Option<PathBuf>) -> Res
         EngineState::Connected { engine, .. } => engine.events(),
         _ => mpsc::channel(1).1,
     };
+    let engine_steps: Vec<String> = lab
+        .core_steps()
+        .filter(|s| s.checks.iter().any(|c| c.needs().engine))
+        .map(|s| s.id.clone())
+        .collect();
+    let watcher = file_events(&dir);
+    let (_watcher, mut changes) = match watcher {
+        Some((w, rx)) => (Some(w), rx),
+        None => (None, mpsc::unbounded_channel().1),
+    };
+    let polling = _watcher.is_none();
     println!(
-        "Watching {} for lab {lab_id}. Keys: h hint, c full check, q quit.",
-        dir.display()
+        "Watching {} for lab {lab_id}{}. Keys: h hint, c full check, q quit.",
+        dir.display(),
+        if polling {
+            " (polling once a second: no file events here)"
+        } else {
+            ""
+        }
     );
+    // Every step's last known verdict, merged from partial re-gradings.
+    let mut latest: BTreeMap<String, report::StepReport> = BTreeMap::new();
+    let mut known: BTreeMap<String, Status> = BTreeMap::new();
     let mut last = String::new();
-    let mut report = None;
     let mut files = snapshot(&dir);
-    let mut trigger = Some("start".to_string());
+    let mut trigger = Some(Trigger::All("start".to_string()));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     // A quiet watch tells the room every minute that the learner is still there.
     let mut heartbeat = tokio::time::interval(Duration::from_secs(60));
     heartbeat.tick().await;
     loop {
-        if let Some(why) = trigger.take() {
-            // Debounce: a build or an editor save comes as a burst of changes.
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            while events.try_recv().is_ok() {}
-            files = snapshot(&dir);
-            let r = grade_once(&lab, &dir, &python, &cache).await?;
+        if let Some(t) = trigger.take() {
+            let (why, steps) = match t {
+                Trigger::All(w) | Trigger::Files(w) => (w, vec![]),
+                Trigger::Engine(w) => {
+                    // A build or a compose up comes as a burst of events.
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    while events.try_recv().is_ok() {}
+                    (w, engine_steps.clone())
+                }
+            };
+            let r = grade_streaming(&lab, &dir, &python, &cache, steps, &why, &mut known).await?;
             super::classroom::report_to_room(&dir, Some(&r)).await;
             heartbeat.reset();
-            let s = summary(&r);
+            for s in r.steps {
+                latest.insert(s.id.clone(), s);
+            }
+            let full = merged(&lab, &r.lab, &latest);
+            let s = summary(&full);
             if s != last {
-                println!("\n[{}] after {why}:\n{s}", clock());
+                println!("{s}");
                 last = s;
             }
-            report = Some(r);
         }
         tokio::select! {
             _ = interrupted() => return Err(crate::error::Error::Interrupted),
             _ = heartbeat.tick() => super::classroom::heartbeat(&dir).await,
-            _ = tick.tick() => {
+            Some(path) = changes.recv() => {
+                // An editor's save is a short burst (write, rename, chmod): take it whole.
+                tokio::time::sleep(Duration::from_millis(25)).await;
+                while changes.try_recv().is_ok() {}
+                files = snapshot(&dir);
+                trigger = Some(Trigger::Files(format!("a change to {}", path.display())));
+            }
+            _ = tick.tick(), if polling => {
                 let now = snapshot(&dir);
                 if now != files {
                     let changed = now.iter().find(|(p, v)| files.get(*p) != Some(v)).map(|(p, _)| p.clone())
                         .or_else(|| files.keys().find(|p| !now.contains_key(*p)).cloned());
                     let name = changed.and_then(|p| p.strip_prefix(&dir).ok().map(|r| r.display().to_string())).unwrap_or_default();
-                    trigger = Some(format!("a change to {name}"));
+                    files = now;
+                    trigger = Some(Trigger::Files(format!("a change to {name}")));
                 }
             }
-            Some(ev) = events.recv() => trigger = Some(ev),
+            Some(ev) = events.recv() => trigger = Some(Trigger::Engine(ev)),
             key = keys.recv() => match key {
                 None | Some('q') => {
                     println!("bye");
                     return Ok(exit::PASSED);
                 }
                 Some('c') => {
-                    if let Some(r) = &report {
-                        println!("{}", report::human::render(r, color_wanted()));
-                    }
+                    let full = merged(&lab, &lab.id, &latest);
+                    println!("{}", report::human::render(&full, color_wanted()));
                 }
                 Some('h') => {
-                    if let Some(step) = report.as_ref().and_then(current) {
+                    let full = merged(&lab, &lab.id, &latest);
+                    if let Some(step) = current(&full) {
                         super::hint::run(lab_id, &step.id, dir_arg)?;
                     } else {
                         println!("every step passes: no hint needed");
@@ -225,5 +330,24 @@ pub async fn run(lab_id: &str, dir_arg: &DirArg, python: Option<PathBuf>) -> Res
                 Some(other) => println!("unknown key {other:?}: h hint, c full check, q quit"),
             },
         }
+    }
+}
+
+/// A whole report from the latest verdict of each step, in lab order.
+fn merged(lab: &Lab, lab_id: &str, latest: &BTreeMap<String, report::StepReport>) -> Report {
+    let steps: Vec<report::StepReport> = lab
+        .core_steps()
+        .filter_map(|s| latest.get(&s.id).cloned())
+        .collect();
+    Report {
+        schema_version: report::SCHEMA_VERSION,
+        generated_at: crate::grade::now_rfc3339(),
+        lab: lab_id.to_string(),
+        workspace: String::new(),
+        engine: String::new(),
+        engine_reachable: true,
+        summary: Report::summarize(&steps),
+        steps,
+        duration_ms: 0,
     }
 }

@@ -440,12 +440,12 @@ impl Engine for DockerEngine {
         rx
     }
 
-    async fn image_files(
+    async fn image_file_hashes(
         &self,
         image: &str,
         dir: &str,
         max_bytes: u64,
-    ) -> Result<BTreeMap<String, Vec<u8>>, EngineError> {
+    ) -> Result<BTreeMap<String, String>, EngineError> {
         let labels = HashMap::from([
             (PROBE_LABEL.to_string(), "true".to_string()),
             (OWNER_LABEL.to_string(), std::process::id().to_string()),
@@ -469,44 +469,33 @@ impl Engine for DockerEngine {
         let opts = DownloadFromContainerOptionsBuilder::default()
             .path(dir)
             .build();
+        // Stream the archive into a blocking tar reader that hashes each file as it passes:
+        // memory stays at a few chunks whatever the image holds.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(8);
+        let parser = tokio::task::spawn_blocking(move || {
+            hash_tar(ChannelReader {
+                rx,
+                buf: Vec::new(),
+                pos: 0,
+            })
+        });
         let read = async {
-            let mut bytes = Vec::new();
+            let mut total = 0u64;
             let mut stream = self.docker.download_from_container(&created.id, Some(opts));
             while let Some(chunk) = stream.next().await {
-                bytes.extend_from_slice(&chunk?);
-                if bytes.len() as u64 > max_bytes {
+                let chunk = chunk?;
+                total += chunk.len() as u64;
+                if total > max_bytes || tx.send(chunk.to_vec()).await.is_err() {
                     break;
                 }
             }
-            Ok::<_, BollardError>(bytes)
+            drop(tx);
+            Ok::<_, BollardError>(())
         };
         let result = self.call("reading the image's files", read).await;
         let _ = self.remove(&created.id).await;
-        let tar_bytes = result?;
-        let mut files = BTreeMap::new();
-        let mut archive = tar::Archive::new(std::io::Cursor::new(tar_bytes));
-        let Ok(entries) = archive.entries() else {
-            return Ok(files);
-        };
-        for entry in entries {
-            let Ok(mut entry) = entry else { break };
-            if !entry.header().entry_type().is_file() {
-                continue;
-            }
-            let Ok(path) = entry.path().map(|p| p.to_string_lossy().to_string()) else {
-                continue;
-            };
-            // The archive's root is the directory's own name: strip it.
-            let rel = path
-                .split_once('/')
-                .map(|(_, r)| r.to_string())
-                .unwrap_or_default();
-            let mut content = Vec::new();
-            if std::io::Read::read_to_end(&mut entry, &mut content).is_ok() {
-                files.insert(rel, content);
-            }
-        }
-        Ok(files)
+        result?;
+        Ok(parser.await.unwrap_or_default())
     }
 
     async fn remove_image(&self, reference: &str) -> Result<bool, EngineError> {
@@ -554,5 +543,100 @@ impl Engine for DockerEngine {
     async fn remove_network(&self, id: &str) -> Result<(), EngineError> {
         self.call("removing a network", self.docker.remove_network(id))
             .await
+    }
+}
+
+/// A blocking `Read` over chunks arriving on a channel (from the engine's archive stream).
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.buf.len() {
+            match self.rx.blocking_recv() {
+                Some(b) => {
+                    self.buf = b;
+                    self.pos = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// The SHA-256 of every regular file in a tar stream, by path without the archive's root
+/// directory (the directory's own name). A truncated archive yields what was complete.
+fn hash_tar(r: impl std::io::Read) -> BTreeMap<String, String> {
+    use sha2::Digest;
+    let mut files = BTreeMap::new();
+    let mut archive = tar::Archive::new(r);
+    let Ok(entries) = archive.entries() else {
+        return files;
+    };
+    for entry in entries {
+        let Ok(mut entry) = entry else { break };
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let Ok(path) = entry.path().map(|p| p.to_string_lossy().to_string()) else {
+            continue;
+        };
+        let rel = path
+            .split_once('/')
+            .map(|(_, r)| r.to_string())
+            .unwrap_or_default();
+        let mut h = sha2::Sha256::new();
+        if std::io::copy(&mut entry, &mut h).is_ok() {
+            files.insert(rel, format!("{:x}", h.finalize()));
+        }
+    }
+    files
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_streamed_archive_is_hashed_file_by_file_without_its_root() {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, data) in [
+            ("app/src/main.py", &b"print(1)"[..]),
+            ("app/requirements.txt", b"flask\n"),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, path, data).unwrap();
+        }
+        let bytes = b.into_inner().unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let parser = tokio::task::spawn_blocking(move || {
+            hash_tar(ChannelReader {
+                rx,
+                buf: Vec::new(),
+                pos: 0,
+            })
+        });
+        for chunk in bytes.chunks(100) {
+            // The parser may stop at the end-of-archive blocks, before the padding arrives.
+            let _ = tx.send(chunk.to_vec()).await;
+        }
+        drop(tx);
+        let files = parser.await.unwrap();
+        use sha2::Digest;
+        assert_eq!(
+            files["src/main.py"],
+            format!("{:x}", sha2::Sha256::digest(b"print(1)"))
+        );
+        assert_eq!(files.len(), 2);
     }
 }

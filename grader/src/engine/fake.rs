@@ -137,12 +137,13 @@ impl Engine for FakeEngine {
     fn events(&self) -> tokio::sync::mpsc::Receiver<String> {
         tokio::sync::mpsc::channel(1).1
     }
-    async fn image_files(
+    async fn image_file_hashes(
         &self,
         image: &str,
         _dir: &str,
         _max: u64,
-    ) -> Result<std::collections::BTreeMap<String, Vec<u8>>, EngineError> {
+    ) -> Result<std::collections::BTreeMap<String, String>, EngineError> {
+        use sha2::Digest;
         self.err()?;
         Ok(self
             .files
@@ -150,6 +151,9 @@ impl Engine for FakeEngine {
             .unwrap()
             .get(image)
             .cloned()
-            .unwrap_or_default())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, format!("{:x}", sha2::Sha256::digest(v))))
+            .collect())
     }
 }

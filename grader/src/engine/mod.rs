@@ -240,12 +240,14 @@ pub trait Engine: Send + Sync {
     /// Engine events relevant to a lab (images built, tagged, pushed, removed; containers
     /// started, died, removed), one sentence each, until the receiver is dropped.
     fn events(&self) -> tokio::sync::mpsc::Receiver<String>;
-    async fn image_files(
+    /// The SHA-256 (hex) of each regular file under `dir` in an image, by path relative to
+    /// `dir`, reading at most `max_bytes` of archive (streamed and hashed, never buffered whole).
+    async fn image_file_hashes(
         &self,
         image: &str,
         dir: &str,
         max_bytes: u64,
-    ) -> Result<BTreeMap<String, Vec<u8>>, EngineError>;
+    ) -> Result<BTreeMap<String, String>, EngineError>;
 }
 
 impl Container {
