@@ -24,8 +24,14 @@ probe_alone="id=\$(docker run -d -p 127.0.0.1::5000 python-docker-app); p=\$(doc
 # make them look slower than they are).
 gunicorn_alone="cd /tmp && ($ws/.venv/bin/python -m gunicorn --bind 127.0.0.1:5999 src.main:app >/dev/null 2>&1 & echo \$! > /tmp/lab-bench-g.pid); until curl -fs -o /dev/null http://127.0.0.1:5999/; do sleep 0.02; done; kill \$(cat /tmp/lab-bench-g.pid)"
 
+# `lab check` keeps verdicts by image id in its cache directory: measure it warm (as a learner
+# re-checking sees it) and cold (a fresh cache each run, as the first check sees it).
+cache=$(mktemp -d /tmp/lab-bench-cache-XXXX)
+trap '"$lab" reset day11 --dir "$ws" --yes >/dev/null 2>&1; rm -rf "$ws" "$cache"' EXIT
 hyperfine --warmup 1 --runs "${RUNS:-10}" --export-markdown "$out/check.md" --export-json "$out/check.json" \
-  -n "lab check day11" "$lab check day11 --dir $ws --python $ws/.venv/bin/python --image $tag --format json > /dev/null" \
+  -n "lab check day11 (verdicts cached by image id)" "XDG_CACHE_HOME=$cache $lab check day11 --dir $ws --python $ws/.venv/bin/python --image $tag --format json > /dev/null" \
+  -n "lab check day11 (cold cache)" --prepare "rm -rf $cache/cold" "XDG_CACHE_HOME=$cache/cold $lab check day11 --dir $ws --python $ws/.venv/bin/python --image $tag --format json > /dev/null" \
+  -n "floor: probe container over the Engine API" "$lab dev probe-floor --image python-docker-app --port 5000" \
   -n "docker CLI + curl script" "bash $repo/bench/manual-check.sh $ws $tag > /dev/null" \
   -n "probe container alone" "$probe_alone" \
   -n "host gunicorn alone" "$gunicorn_alone"

@@ -207,6 +207,16 @@ pub enum ClassroomCommand {
 pub enum DevCommand {
     /// Validate every lab definition.
     Check,
+    /// The floor of a serving check, over the Engine API: start one container from the image
+    /// on a loopback port, wait for its first HTTP answer, remove it (bench/run.sh).
+    ProbeFloor {
+        /// The image.
+        #[arg(long)]
+        image: String,
+        /// The container port the app listens on.
+        #[arg(long)]
+        port: u16,
+    },
     /// Load a room on loopback: simulated learners join and post reports (bench/room-load.sh).
     RoomLoad {
         /// The room, e.g. http://127.0.0.1:8088 (loopback only).

@@ -277,3 +277,41 @@ pub async fn room_load(
         exit::FAILED
     })
 }
+
+/// `lab dev probe-floor`: one container from the image, started over the Engine API, to its
+/// first HTTP answer, then removed: the serial work a check that proves an image serves cannot
+/// avoid without evidence it already has.
+pub async fn probe_floor(image: &str, port: u16) -> Result {
+    use crate::engine::Engine;
+    let engine = crate::engine::docker::DockerEngine::connect_and_ping()
+        .await
+        .map_err(|e| Error::Engine(e.to_string()))?;
+    let id = engine
+        .start_probe(&crate::engine::ProbeSpec {
+            image: image.to_string(),
+            container_port: port,
+            memory_bytes: 256 * 1024 * 1024,
+            nano_cpus: 1_000_000_000,
+        })
+        .await
+        .map_err(|e| Error::Failed(e.to_string()))?;
+    let outcome = async {
+        let c = engine.container(&id).await.ok().flatten()?;
+        let host = c.host_port(port)?.parse::<u16>().ok()?;
+        let p = crate::http::probe(
+            "127.0.0.1",
+            host,
+            "/",
+            std::time::Duration::from_secs(20),
+            || async { true },
+        )
+        .await;
+        matches!(p.last, crate::http::Attempt::Response { .. }).then_some(())
+    }
+    .await;
+    let _ = engine.remove(&id).await;
+    match outcome {
+        Some(()) => Ok(exit::PASSED),
+        None => Err(Error::Failed(format!("{image} did not answer HTTP"))),
+    }
+}

@@ -118,6 +118,7 @@ async fn dispatch(cli: Cli) -> Result {
             .map_err(|e| Error::Failed(e.to_string())),
         Command::Dev { command } => match command {
             DevCommand::Check => dev::check(),
+            DevCommand::ProbeFloor { image, port } => dev::probe_floor(&image, port).await,
             DevCommand::RoomLoad {
                 url,
                 code,
