@@ -395,7 +395,9 @@ fn three_learners_reach_the_room_and_the_exports_follow() {
     );
     assert_eq!(c, 200);
     assert!(
-        csv.starts_with("name,dockerfile,build,run,tag,push,compose,editable,score,max_score"),
+        csv.starts_with(
+            "name,dockerfile,build,run,tag,push,compose,editable,nonroot,healthcheck,score,max_score"
+        ),
         "{csv}"
     );
     assert!(
@@ -423,7 +425,8 @@ fn three_learners_reach_the_room_and_the_exports_follow() {
     assert_eq!(results["score"], 1);
     assert_eq!(results["max_score"], 7);
     let tests = results["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 7);
+    assert_eq!(tests.len(), 9, "7 core steps and 2 optional ones");
+    assert_eq!(tests[8]["max_score"], 0, "optional steps are bonus");
     assert_eq!(tests[0]["status"], "passed");
     assert_eq!(tests[1]["status"], "failed");
     assert_eq!(tests[1]["output"], "not checked yet");

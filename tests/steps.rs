@@ -740,3 +740,106 @@ fn the_probe_reuses_evidence_only_when_it_proves_the_image() {
         "{r:#}"
     );
 }
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn the_optional_steps_are_graded_when_asked_and_never_change_the_core_verdict() {
+    let _lock = engine_lock();
+    let mut mess = EngineMess::default();
+    let ws = solution_built(&mut mess);
+    let ids = |r: &serde_json::Value| -> Vec<String> {
+        r["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // Plain `lab check`: the seven core steps only.
+    let (r, _) = check_json(ws.path(), &[]);
+    assert_eq!(
+        ids(&r),
+        [
+            "dockerfile",
+            "build",
+            "run",
+            "tag",
+            "push",
+            "compose",
+            "editable"
+        ]
+    );
+    assert_eq!(r["summary"]["total"], 7);
+
+    // Named, they are graded (and count: the lesson's image has neither).
+    let (r, code) = check_json(ws.path(), &["--step", "nonroot", "--step", "healthcheck"]);
+    assert_eq!(code, 1);
+    assert_diagnosis(
+        &r,
+        "nonroot.user",
+        &["runs its app as root", "no USER"],
+        "lesson image, nonroot",
+    );
+    assert_diagnosis(
+        &r,
+        "healthcheck.healthy",
+        &["no HEALTHCHECK"],
+        "lesson image, healthcheck",
+    );
+    assert_eq!(
+        step(&r, "nonroot")["optional"],
+        false,
+        "named: graded as asked"
+    );
+
+    // `--optional`: they come along, marked optional, outside the summary and the verdict.
+    let (r, _) = check_json(ws.path(), &["--step", "dockerfile", "--optional"]);
+    assert_eq!(ids(&r), ["dockerfile"], "--step wins over --optional");
+    let out = lab()
+        .args(["check", "day11", "--format", "json", "--optional", "--dir"])
+        .arg(ws.path())
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(step(&r, "nonroot")["optional"], true);
+    assert_eq!(step(&r, "nonroot")["status"], "fail");
+    assert_eq!(r["summary"]["total"], 7);
+
+    // The going-further Dockerfile: an unprivileged user and a health check the image can run.
+    let better =
+        std::fs::read_to_string(repo().join("labs/day11/solution/going-further/Dockerfile"))
+            .unwrap();
+    ws.write("Dockerfile", &better);
+    build(&ws, IMAGE);
+    let (r, code) = check_json(ws.path(), &["--step", "nonroot", "--step", "healthcheck"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert!(
+        text_of(check(&r, "nonroot.user")).contains("uid 1000"),
+        "{r:#}"
+    );
+    assert!(check(&r, "healthcheck.healthy")["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("every second"));
+
+    // Wrong answers written differently.
+    let wrong = [
+        (better.replace("USER appuser", "USER 0"), "nonroot.user", "runs its app as root"),
+        (
+            better.replace(
+                r#"CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://localhost:5000/health', timeout=2)"]"#,
+                "CMD curl -f http://localhost:5000/health || exit 1",
+            ),
+            "healthcheck.healthy",
+            "calls curl",
+        ),
+        (better.replace("localhost:5000/health", "localhost:5001/health"), "healthcheck.healthy", "unhealthy"),
+    ];
+    for (dockerfile, id, words) in wrong {
+        ws.write("Dockerfile", &dockerfile);
+        build(&ws, IMAGE);
+        let (r, _) = check_json(ws.path(), &["--step", "nonroot", "--step", "healthcheck"]);
+        assert_diagnosis(&r, id, &[words], words);
+    }
+}

@@ -392,7 +392,7 @@ checks = [{ kind = "push", repository = "r", tag = "v1" }]
     #[test]
     fn the_shipped_day11_lab_loads() {
         let lab = Lab::load(&labs_dir().unwrap(), "day11").expect("labs/day11/lab.toml is valid");
-        let ids: Vec<_> = lab.steps.iter().map(|s| s.id.as_str()).collect();
+        let ids: Vec<_> = lab.core_steps().map(|s| s.id.as_str()).collect();
         assert_eq!(
             ids,
             [
@@ -405,6 +405,13 @@ checks = [{ kind = "push", repository = "r", tag = "v1" }]
                 "editable"
             ]
         );
+        let optional: Vec<_> = lab
+            .steps
+            .iter()
+            .filter(|s| s.optional)
+            .map(|s| s.id.as_str())
+            .collect();
+        assert_eq!(optional, ["nonroot", "healthcheck"]);
     }
 
     #[test]

@@ -132,7 +132,18 @@ macro_rules! kinds {
     };
 }
 
-kinds!(dockerfile, image, probe, container, tag, push, compose, editable);
+kinds!(
+    dockerfile,
+    image,
+    probe,
+    container,
+    tag,
+    push,
+    compose,
+    editable,
+    nonroot,
+    healthcheck
+);
 
 /// Everything a check may look at, shared by all checks of one run.
 pub struct Ctx {
@@ -209,6 +220,70 @@ impl Ctx {
 /// An `error` result for an engine failure, with what to do.
 pub fn engine_error(id: &str, e: &EngineError) -> CheckResult {
     CheckResult::error(id, e.to_string()).hint(e.advice())
+}
+
+/// Start a probe container (registered for cleanup before anything can fail) and wait until
+/// it serves as `http` expects. `Ok` gives its id and what it answered; `Err` is a finished
+/// result (the probe already removed), with the container's log and what it means.
+pub async fn start_serving(
+    ctx: &Ctx,
+    id: &str,
+    spec: crate::engine::ProbeSpec,
+    http: &crate::lab::HttpExpect,
+) -> Result<(String, String), Box<CheckResult>> {
+    let engine = ctx.engine(id).map_err(Box::new)?.clone();
+    let port = spec.container_port;
+    let cid = engine
+        .start_probe(&spec)
+        .await
+        .map_err(|e| Box::new(engine_error(id, &e)))?;
+    ctx.cleanup.add_container(&cid);
+    let host_port = match engine.container(&cid).await {
+        Ok(Some(c)) => c.host_port(port).and_then(|p| p.parse::<u16>().ok()),
+        _ => None,
+    };
+    let Some(host_port) = host_port else {
+        stop_probe(ctx, &cid).await;
+        return Err(Box::new(CheckResult::error(
+            id,
+            format!("the engine did not publish the probe's port {port}"),
+        )));
+    };
+    let result = probe_container(engine.as_ref(), &cid, port, host_port, http).await;
+    match crate::http::matches_expectation(http, &result.last) {
+        Ok(()) => Ok((
+            cid,
+            format!("answered GET {} with HTTP {}", http.path, http.status),
+        )),
+        Err(how) => {
+            let log = engine.logs_tail(&cid, 15).await.unwrap_or_default();
+            let code = engine
+                .container(&cid)
+                .await
+                .ok()
+                .flatten()
+                .map(|c| c.exit_code)
+                .unwrap_or(0);
+            stop_probe(ctx, &cid).await;
+            let mut r = CheckResult::fail(
+                id,
+                format!("a container from {} does not serve: {how}", spec.image),
+            );
+            if let Some((why, fix)) = probe::diagnose(&log, code, port) {
+                r = r.found(why).hint(fix);
+            }
+            Err(Box::new(r.detail(format!("last log lines:\n{log}"))))
+        }
+    }
+}
+
+/// Remove a probe container this run started.
+pub async fn stop_probe(ctx: &Ctx, cid: &str) {
+    if let Ok(engine) = ctx.engine("") {
+        if engine.remove(cid).await.is_ok() {
+            ctx.cleanup.remove_container(cid);
+        }
+    }
 }
 
 /// Whether two paths name the same existing directory or file.

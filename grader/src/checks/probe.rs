@@ -237,12 +237,7 @@ pub async fn check(
         ctx.cache.store_probe(&key, &r);
         return vec![r];
     }
-    let spec = ProbeSpec {
-        image: image.to_string(),
-        container_port: port,
-        memory_bytes: memory_mib * 1024 * 1024,
-        nano_cpus: 1_000_000_000,
-    };
+    let spec = ProbeSpec::new(image, port, memory_mib);
     let cid = match engine.start_probe(&spec).await {
         Ok(cid) => cid,
         Err(e) => {

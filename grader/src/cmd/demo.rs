@@ -78,7 +78,8 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, namespace: &str) -> Result 
     }
     let v1 = compose_v1_available();
     let mut tag = None;
-    for step in &lab.steps {
+    // The core steps: optional ones are the learner's own going further.
+    for step in lab.core_steps() {
         println!("\n== {}: {}", step.id, step.title);
         for f in &step.solution.files {
             let from = lab.dir.join("solution").join(f);

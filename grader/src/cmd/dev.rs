@@ -287,12 +287,7 @@ pub async fn probe_floor(image: &str, port: u16) -> Result {
         .await
         .map_err(|e| Error::Engine(e.to_string()))?;
     let id = engine
-        .start_probe(&crate::engine::ProbeSpec {
-            image: image.to_string(),
-            container_port: port,
-            memory_bytes: 256 * 1024 * 1024,
-            nano_cpus: 1_000_000_000,
-        })
+        .start_probe(&crate::engine::ProbeSpec::new(image, port, 256))
         .await
         .map_err(|e| Error::Failed(e.to_string()))?;
     let outcome = async {

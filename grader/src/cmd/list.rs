@@ -41,8 +41,7 @@ pub fn run(dir: &DirArg) -> Result {
         let lab = Lab::load(&labs_dir()?, &id)?;
         let progress = state.as_ref().and_then(|s| s.labs.get(&id));
         let passed = lab
-            .steps
-            .iter()
+            .core_steps()
             .filter(|s| {
                 progress
                     .and_then(|p| p.steps.get(&s.id))
@@ -53,7 +52,7 @@ pub fn run(dir: &DirArg) -> Result {
         println!(
             "{id}  {}  ({passed}/{} passed here)",
             lab.title,
-            lab.steps.len()
+            lab.core_steps().count()
         );
         for s in &lab.steps {
             let st = progress.and_then(|p| p.steps.get(&s.id));
@@ -65,7 +64,12 @@ pub fn run(dir: &DirArg) -> Result {
                 ),
                 None => "-     not checked yet".to_string(),
             };
-            println!("  {:<11} {:<26} {mark}", s.id, s.title);
+            let title = if s.optional {
+                format!("{} (optional)", s.title)
+            } else {
+                s.title.clone()
+            };
+            println!("  {:<11} {:<37} {mark}", s.id, title);
         }
     }
     Ok(exit::PASSED)

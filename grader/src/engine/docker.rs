@@ -196,6 +196,7 @@ impl Engine for DockerEngine {
             cmd: config.cmd.unwrap_or_default(),
             entrypoint: config.entrypoint.unwrap_or_default(),
             user: config.user.unwrap_or_default(),
+            healthcheck: config.healthcheck.and_then(|h| h.test).unwrap_or_default(),
             labels: config.labels.unwrap_or_default(),
             layers: i.root_fs.and_then(|r| r.layers).unwrap_or_default(),
         }))
@@ -294,6 +295,16 @@ impl Engine for DockerEngine {
                 .into_iter()
                 .filter_map(|m| m.destination)
                 .collect(),
+            health: state.health.map(|h| {
+                (
+                    h.status.map(|s| s.to_string()).unwrap_or_default(),
+                    h.log
+                        .unwrap_or_default()
+                        .last()
+                        .and_then(|l| l.output.clone())
+                        .unwrap_or_default(),
+                )
+            }),
             labels: config.labels.unwrap_or_default(),
             created: parse_time(c.created),
         }))
@@ -334,15 +345,25 @@ impl Engine for DockerEngine {
             (PROBE_LABEL.to_string(), "true".to_string()),
             (OWNER_LABEL.to_string(), std::process::id().to_string()),
         ]);
+        let nanos = |d: std::time::Duration| d.as_nanos() as i64;
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             exposed_ports: Some(vec![port_key]),
             labels: Some(labels),
+            cmd: spec.cmd.clone(),
+            // Zero fields inherit the image's: the test command stays the learner's.
+            healthcheck: spec.health_interval.map(|i| bollard::models::HealthConfig {
+                interval: Some(nanos(i)),
+                start_period: Some(0),
+                retries: Some(3),
+                ..Default::default()
+            }),
             host_config: Some(HostConfig {
                 port_bindings: Some(bindings),
                 memory: Some(spec.memory_bytes),
                 nano_cpus: Some(spec.nano_cpus),
                 pids_limit: Some(256),
+                binds: (!spec.binds.is_empty()).then(|| spec.binds.clone()),
                 ..Default::default()
             }),
             ..Default::default()
@@ -373,6 +394,44 @@ impl Engine for DockerEngine {
             return Err(e);
         }
         Ok(created.id)
+    }
+
+    async fn exec(&self, id: &str, cmd: &[&str]) -> Result<(i64, String), EngineError> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let run = async {
+            let e = self
+                .docker
+                .create_exec(
+                    id,
+                    CreateExecOptions {
+                        cmd: Some(cmd.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let mut out = String::new();
+            if let StartExecResults::Attached { mut output, .. } =
+                self.docker.start_exec(&e.id, None).await?
+            {
+                while let Some(chunk) = output.next().await {
+                    out.push_str(&chunk?.to_string());
+                    if out.len() > 64 * 1024 {
+                        break;
+                    }
+                }
+            }
+            let code = self
+                .docker
+                .inspect_exec(&e.id)
+                .await?
+                .exit_code
+                .unwrap_or(-1);
+            Ok::<_, BollardError>((code, out))
+        };
+        self.call("running a command in the probe container", run)
+            .await
     }
 
     async fn remove(&self, id: &str) -> Result<(), EngineError> {

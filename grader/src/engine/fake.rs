@@ -134,6 +134,10 @@ impl Engine for FakeEngine {
     async fn remove_network(&self, _id: &str) -> Result<(), EngineError> {
         self.err()
     }
+    async fn exec(&self, _id: &str, _cmd: &[&str]) -> Result<(i64, String), EngineError> {
+        self.err()?;
+        Ok((0, String::new()))
+    }
     fn events(&self) -> tokio::sync::mpsc::Receiver<String> {
         tokio::sync::mpsc::channel(1).1
     }

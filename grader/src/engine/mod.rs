@@ -133,6 +133,8 @@ pub struct Image {
     pub cmd: Vec<String>,
     pub entrypoint: Vec<String>,
     pub user: String,
+    /// The HEALTHCHECK test (`["CMD", ...]` or `["CMD-SHELL", "..."]`), empty when none.
+    pub healthcheck: Vec<String>,
     pub labels: HashMap<String, String>,
     /// Layer digests of the root filesystem, base image first.
     pub layers: Vec<String>,
@@ -184,6 +186,9 @@ pub struct Container {
     pub run: RunConfig,
     /// Where volumes and bind mounts are mounted inside it.
     pub mounts: Vec<String>,
+    /// Its health (`starting`, `healthy`, `unhealthy`) and the last check's output, when the
+    /// image has a HEALTHCHECK.
+    pub health: Option<(String, String)>,
     pub labels: HashMap<String, String>,
     pub created: Option<SystemTime>,
 }
@@ -205,6 +210,29 @@ pub struct ProbeSpec {
     pub container_port: u16,
     pub memory_bytes: i64,
     pub nano_cpus: i64,
+    /// Run the image's HEALTHCHECK this often instead of its own interval (the test command
+    /// stays the image's): Docker 20.10 waits a whole interval, 30 s by default, before the
+    /// first check.
+    pub health_interval: Option<std::time::Duration>,
+    /// Replace the image's command (the learner's development command, say).
+    pub cmd: Option<Vec<String>>,
+    /// Bind mounts, `HOST:CONTAINER[:ro]`.
+    pub binds: Vec<String>,
+}
+
+impl ProbeSpec {
+    /// A probe of `image` on `container_port` as built, with the usual limits.
+    pub fn new(image: &str, container_port: u16, memory_mib: i64) -> ProbeSpec {
+        ProbeSpec {
+            image: image.to_string(),
+            container_port,
+            memory_bytes: memory_mib * 1024 * 1024,
+            nano_cpus: 1_000_000_000,
+            health_interval: None,
+            cmd: None,
+            binds: vec![],
+        }
+    }
 }
 
 /// The engine operations the checks need; nothing more.
@@ -225,6 +253,8 @@ pub trait Engine: Send + Sync {
     /// Create and start a labelled, resource-limited probe container publishing its port on a
     /// free loopback port. Returns its id; the caller owns removing it.
     async fn start_probe(&self, spec: &ProbeSpec) -> Result<String, EngineError>;
+    /// Run a command in a running container; its exit code and output (at most 64 KiB).
+    async fn exec(&self, id: &str, cmd: &[&str]) -> Result<(i64, String), EngineError>;
     /// Remove a container, running or not. Removing one that is gone is not an error.
     async fn remove(&self, id: &str) -> Result<(), EngineError>;
     /// The regular files under `dir` in an image, by path relative to `dir`, at most
