@@ -67,5 +67,5 @@ fn the_readme_main_command_plays_the_lab_and_grades_it() {
     }
     assert!(clean.status.success());
     assert!(!ws.exists(), "clean removed the workspace");
-    assert!(docker(&["ps", "-aq", "--filter", "name=sre-lab-demo-run"]).is_empty());
+    assert!(docker(&["ps", "-aq", "--filter", "name=day11-web"]).is_empty());
 }
