@@ -284,8 +284,10 @@ async fn a_real_browser_renders_the_book_and_searches_it() {
     // The book's own styles, in the dark theme and then the light one: expected output has its
     // caption and its own border, Dockerfile blocks are highlighted.
     for theme in ["navy", "light"] {
-        d.js(&format!("localStorage.setItem('mdbook-theme', '{theme}'); return true"))
-            .await;
+        d.js(&format!(
+            "localStorage.setItem('mdbook-theme', '{theme}'); return true"
+        ))
+        .await;
         d.open(&format!("{site}/dockerfile.html")).await;
         d.wait_for(
             "return document.querySelectorAll('code.language-dockerfile .hljs-keyword').length >= 10",
@@ -302,20 +304,29 @@ async fn a_real_browser_renders_the_book_and_searches_it() {
         let borders = d
             .js("const e = [...document.querySelectorAll('pre')].find(p => p.querySelector('code.expect')); const r = [...document.querySelectorAll('pre')].find(p => p.querySelector('code.run')); return [getComputedStyle(e).borderLeftColor, getComputedStyle(r).borderLeftColor]")
             .await;
-        assert_ne!(borders[0], borders[1], "{theme}: output and commands look different");
-        d.screenshot(&shots.join(format!("dockerfile-{theme}.png"))).await;
+        assert_ne!(
+            borders[0], borders[1],
+            "{theme}: output and commands look different"
+        );
+        d.screenshot(&shots.join(format!("dockerfile-{theme}.png")))
+            .await;
     }
     // A phone's width: the troubleshooting table scrolls inside itself, the page does not.
-    d.post("/window/rect", json!({"width": 390, "height": 844})).await;
-    d.open(&format!("{site}/troubleshooting.html")).await;
-    d.wait_for("return document.querySelectorAll('table').length > 0", "a table")
+    d.post("/window/rect", json!({"width": 390, "height": 844}))
         .await;
+    d.open(&format!("{site}/troubleshooting.html")).await;
+    d.wait_for(
+        "return document.querySelectorAll('table').length > 0",
+        "a table",
+    )
+    .await;
     let fits = d
         .js("const t = document.querySelector('.content table'); const r = t.getBoundingClientRect(); return r.right <= window.innerWidth + 1 && document.documentElement.scrollWidth <= window.innerWidth + 1")
         .await;
     assert_eq!(fits, json!(true), "the table fits a 390 px screen");
     d.screenshot(&shots.join("troubleshooting-phone.png")).await;
-    d.post("/window/rect", json!({"width": 1280, "height": 900})).await;
+    d.post("/window/rect", json!({"width": 1280, "height": 900}))
+        .await;
     let errors = d.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
 

@@ -396,7 +396,7 @@ fn three_learners_reach_the_room_and_the_exports_follow() {
     assert_eq!(c, 200);
     assert!(
         csv.starts_with(
-            "name,dockerfile,build,run,tag,push,compose,editable,nonroot,healthcheck,score,max_score"
+            "name,dockerfile,build,run,tag,push,compose,editable,nonroot,healthcheck,devloop,score,max_score"
         ),
         "{csv}"
     );
@@ -425,7 +425,7 @@ fn three_learners_reach_the_room_and_the_exports_follow() {
     assert_eq!(results["score"], 1);
     assert_eq!(results["max_score"], 7);
     let tests = results["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 9, "7 core steps and 2 optional ones");
+    assert_eq!(tests.len(), 10, "7 core steps and 3 optional ones");
     assert_eq!(tests[8]["max_score"], 0, "optional steps are bonus");
     assert_eq!(tests[0]["status"], "passed");
     assert_eq!(tests[1]["status"], "failed");
@@ -460,6 +460,67 @@ fn three_learners_reach_the_room_and_the_exports_follow() {
         "the projector shows no names"
     );
 
+    // The instructor renames and removes rows (dashboard forms, cookie-authenticated).
+    let cy_id = learner(&get_json(&server, "/api/v1/room"), "Cy")["id"]
+        .as_i64()
+        .unwrap();
+    let (c, _, _) = http(
+        "POST",
+        &server.url,
+        &format!("/learners/{cy_id}/rename"),
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "name=Ana",
+    );
+    assert_eq!(c, 409, "a rename cannot take a name that is in the room");
+    let (c, _, _) = http(
+        "POST",
+        &server.url,
+        &format!("/learners/{cy_id}/rename"),
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "name=Cyrus",
+    );
+    assert_eq!(c, 303);
+    assert_eq!(
+        learner(&get_json(&server, "/api/v1/room"), "Cyrus")["id"],
+        cy_id
+    );
+    let (c, _, _) = http(
+        "POST",
+        &server.url,
+        &format!("/learners/{cy_id}/rename"),
+        &[
+            ("Cookie", &format!("lab_room={ana_token}")),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "name=Mallory",
+    );
+    assert_eq!(c, 403, "a learner cannot rename anyone");
+    let xss = learner(
+        &get_json(&server, "/api/v1/room"),
+        "<script>alert(1)</script>",
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let (c, _, _) = http(
+        "POST",
+        &server.url,
+        &format!("/learners/{xss}/remove"),
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(c, 303);
+    assert!(get_json(&server, "/api/v1/room")["learners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["id"] != xss));
+
     // Leaving keeps the results, marked as left; `lab status` shows the room.
     lab_in(cy.path())
         .args(["status"])
@@ -474,10 +535,9 @@ fn three_learners_reach_the_room_and_the_exports_follow() {
         .assert()
         .success()
         .stdout(predicates::str::contains("marked as left"));
-    assert_eq!(
-        learner(&get_json(&server, "/api/v1/room"), "Cy")["online"],
-        false
-    );
+    let cyrus = learner(&get_json(&server, "/api/v1/room"), "Cyrus").clone();
+    assert_eq!(cyrus["online"], false);
+    assert_eq!(cyrus["left"], true);
 }
 
 #[test]

@@ -427,3 +427,38 @@ fn completions_and_the_man_page_come_from_the_cli_definition() {
         .stdout(contains(".TH lab"))
         .stdout(contains("doctor"));
 }
+
+#[test]
+fn an_installed_lab_works_outside_its_clone_with_the_labs_built_in() {
+    // `cargo install` copies only the binary: put it where no labs/ is near, with no
+    // LAB_LABS_DIR, and it still knows the lab and can start a workspace.
+    let bin_dir = tempfile::tempdir().unwrap();
+    let bin = bin_dir.path().join("lab");
+    std::fs::copy(lab_bin(), &bin).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        assert_cmd::Command::new(&bin)
+            .args(args)
+            .env_remove("LAB_LABS_DIR")
+            .env("XDG_CACHE_HOME", cache.path())
+            .env("SRE_LAB_STATE_DIR", state_dir())
+            .env("NO_COLOR", "1")
+            .current_dir(ws.path())
+            .assert()
+    };
+    run(&["list"]).success().stdout(contains("day11"));
+    run(&["start", "day11", "w"]).success();
+    assert!(ws.path().join("w/requirements.txt").is_file());
+    assert!(
+        !ws.path().join("w/Dockerfile").exists(),
+        "the learner writes it"
+    );
+    run(&["solution", "day11", "dockerfile"])
+        .success()
+        .stdout(contains("FROM python:3.9-slim"));
+    assert!(
+        cache.path().join("sre-lab/embedded-labs").is_dir(),
+        "unpacked into the cache"
+    );
+}

@@ -843,3 +843,99 @@ fn the_optional_steps_are_graded_when_asked_and_never_change_the_core_verdict() 
         assert_diagnosis(&r, id, &[words], words);
     }
 }
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn the_devloop_step_proves_a_live_edit_on_a_copy_and_never_touches_the_workspace() {
+    let _lock = engine_lock();
+    let mut mess = EngineMess::default();
+    let ws = solution_built(&mut mess);
+    let before = ws.read("src/main.py");
+    let grade = || check_json(ws.path(), &["--step", "devloop"]).0;
+
+    // No development container at all.
+    assert_diagnosis(
+        &grade(),
+        "devloop.live",
+        &["no development container", "--reload"],
+        "none",
+    );
+
+    // Mounted, but no --reload: found, graded, and the edit does not show.
+    let dev = "sre-lab-test-dev";
+    mess.container(dev);
+    let mount = format!("{}:/app", ws.path().display());
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        dev,
+        "-p",
+        "5050:5000",
+        "-v",
+        &mount,
+        IMAGE,
+    ]);
+    assert_diagnosis(
+        &grade(),
+        "devloop.live",
+        &["does not reload"],
+        "no --reload",
+    );
+    docker(&["rm", "-f", dev]);
+
+    // Reloading, but mounted elsewhere.
+    let elsewhere = format!("{}:/code", ws.path().display());
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        dev,
+        "-p",
+        "5050:5000",
+        "-v",
+        &elsewhere,
+        IMAGE,
+        "gunicorn",
+        "--reload",
+        "--bind",
+        "0.0.0.0:5000",
+        "src.main:app",
+    ]);
+    assert_diagnosis(
+        &grade(),
+        "devloop.live",
+        &["not mounted over /app"],
+        "mounted elsewhere",
+    );
+    docker(&["rm", "-f", dev]);
+
+    // The lesson's development container: the edit shows, on lab's copy.
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        dev,
+        "-p",
+        "5050:5000",
+        "-v",
+        &mount,
+        IMAGE,
+        "gunicorn",
+        "--reload",
+        "--bind",
+        "0.0.0.0:5000",
+        "src.main:app",
+    ]);
+    let r = grade();
+    assert_eq!(check(&r, "devloop.live")["status"], "pass", "{r:#}");
+    assert!(
+        text_of(check(&r, "devloop.live")).contains("no rebuild"),
+        "{r:#}"
+    );
+    assert_eq!(
+        ws.read("src/main.py"),
+        before,
+        "the learner's files are never changed"
+    );
+}

@@ -411,7 +411,7 @@ checks = [{ kind = "push", repository = "r", tag = "v1" }]
             .filter(|s| s.optional)
             .map(|s| s.id.as_str())
             .collect();
-        assert_eq!(optional, ["nonroot", "healthcheck"]);
+        assert_eq!(optional, ["nonroot", "healthcheck", "devloop"]);
     }
 
     #[test]

@@ -142,7 +142,8 @@ kinds!(
     compose,
     editable,
     nonroot,
-    healthcheck
+    healthcheck,
+    devloop
 );
 
 /// Everything a check may look at, shared by all checks of one run.

@@ -291,9 +291,17 @@ impl Engine for DockerEngine {
             },
             mounts: c
                 .mounts
+                .clone()
                 .unwrap_or_default()
                 .into_iter()
                 .filter_map(|m| m.destination)
+                .collect(),
+            binds: c
+                .mounts
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| m.typ.as_ref().map(|t| t.to_string()) == Some("bind".to_string()))
+                .filter_map(|m| Some((m.source?, m.destination?)))
                 .collect(),
             health: state.health.map(|h| {
                 (

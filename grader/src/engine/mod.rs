@@ -186,6 +186,8 @@ pub struct Container {
     pub run: RunConfig,
     /// Where volumes and bind mounts are mounted inside it.
     pub mounts: Vec<String>,
+    /// Its bind mounts: (host source, destination inside).
+    pub binds: Vec<(String, String)>,
     /// Its health (`starting`, `healthy`, `unhealthy`) and the last check's output, when the
     /// image has a HEALTHCHECK.
     pub health: Option<(String, String)>,
