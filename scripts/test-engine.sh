@@ -139,6 +139,7 @@ EOF
 }
 
 stop() {
+  offline_stop >/dev/null 2>&1 || true
   if alive "$RUN/registry.pid"; then kill "$(cat "$RUN/registry.pid")" 2>/dev/null || true; fi
   if alive "$RUN/podman.pid"; then kill "$(cat "$RUN/podman.pid")" 2>/dev/null || true; fi
   if alive "$RUN/docker.pid"; then
@@ -159,7 +160,47 @@ stop() {
   say "stopped (data kept in $D)"
 }
 
+# An offline engine for the room kit's test: its own network namespace with loopback only (no
+# veth: offline by construction, IPv4 and IPv6 alike), its own empty data root each start (no
+# base image, no registry data). Commands reach it with
+# `nsenter --net=/var/run/netns/sre-lab-offline` and DOCKER_HOST=unix:///run/sre-lab-offline/docker.sock.
+OFF_NS=sre-lab-offline
+OFF_RUN=/run/sre-lab-offline
+OFF_D="$SRE_LAB_HOME/test-engine/offline"
+offline_answers() { DOCKER_HOST="unix://$OFF_RUN/docker.sock" timeout 5 docker version >/dev/null 2>&1; }
+
+offline_start() {
+  offline_stop >/dev/null 2>&1 || true
+  rm -rf "$OFF_D"
+  mkdir -p "$OFF_D/data" "$OFF_RUN"
+  ip netns add "$OFF_NS"
+  nsenter --net="/var/run/netns/$OFF_NS" -- ip link set lo up
+  nsenter --net="/var/run/netns/$OFF_NS" -- setsid dockerd \
+    --data-root "$OFF_D/data" --exec-root "$OFF_RUN/exec" --pidfile "$OFF_RUN/docker.pid" \
+    -H "unix://$OFF_RUN/docker.sock" --cgroup-parent sre-lab-offline \
+    >"$OFF_D/dockerd.log" 2>&1 </dev/null &
+  for _ in $(seq 1 120); do offline_answers && break; sleep 0.25; done
+  offline_answers || die "the offline dockerd did not answer; see $OFF_D/dockerd.log"
+  say "offline engine ready: unix://$OFF_RUN/docker.sock in network namespace $OFF_NS (loopback only)"
+}
+
+offline_stop() {
+  if alive "$OFF_RUN/docker.pid"; then
+    local pid
+    pid=$(cat "$OFF_RUN/docker.pid")
+    DOCKER_HOST="unix://$OFF_RUN/docker.sock" timeout 30 docker ps -q 2>/dev/null \
+      | xargs -r env DOCKER_HOST="unix://$OFF_RUN/docker.sock" docker rm -f >/dev/null 2>&1 || true
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  if [ -e "/var/run/netns/$OFF_NS" ]; then ip netns delete "$OFF_NS"; fi
+  rm -rf "$OFF_D/data" 2>/dev/null || true
+}
+
 case "${1:-}" in
+  offline-start) offline_start ;;
+  offline-stop) offline_stop ;;
   start) start ;;
   stop) stop ;;
   run)

@@ -21,6 +21,7 @@ mod cli;
 mod common;
 mod files;
 mod hostile;
+mod kit;
 mod lab_loop;
 mod podman;
 mod readme;

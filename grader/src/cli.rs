@@ -141,6 +141,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ClassroomCommand,
     },
+    /// The offline room kit: build it on a connected machine, install it on each laptop.
+    Kit {
+        #[command(subcommand)]
+        command: KitCommand,
+    },
     /// Show the catalogue of check kinds a lab file can use, with what each checks.
     Kinds,
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
@@ -156,6 +161,27 @@ pub enum Command {
         #[command(subcommand)]
         command: DevCommand,
     },
+}
+
+/// `lab kit`'s commands.
+#[derive(Debug, Subcommand)]
+pub enum KitCommand {
+    /// Build a kit into DIR (a new directory): the base image with its wheels, host wheels,
+    /// the registry, the lab binary, the built book, the sample workspace, a manifest.
+    Build {
+        /// The directory to create.
+        dir: PathBuf,
+        /// The lab (default: the only one).
+        #[arg(long, value_name = "LAB")]
+        lab: Option<String>,
+    },
+    /// Install a kit on this machine (no network needed; safe to run again).
+    Install {
+        /// The kit's directory.
+        dir: PathBuf,
+    },
+    /// Remove what `lab kit install` set up, and nothing else.
+    Uninstall,
 }
 
 /// `lab classroom`'s commands.

@@ -19,6 +19,7 @@ pub mod error;
 pub mod exit;
 pub mod grade;
 pub mod http;
+pub mod kit;
 pub mod lab;
 pub mod reference;
 pub mod registry;

@@ -211,6 +211,7 @@ pub async fn run(lab_id: Option<&str>) -> Result {
     if needs.python {
         python_findings(&mut out);
     }
+    kit_finding(&mut out).await;
     disk_finding(&mut out);
     for f in &out {
         let word = match f.level {
@@ -230,6 +231,62 @@ pub async fn run(lab_id: Option<&str>) -> Result {
         println!("\nReady for the lab.");
         Ok(exit::PASSED)
     }
+}
+
+/// "offline kit installed", and which of its parts are ready.
+async fn kit_finding(out: &mut Vec<Finding>) {
+    let Some(inst) = crate::kit::Installed::load() else {
+        return;
+    };
+    let mut ready = Vec::new();
+    let mut missing = Vec::new();
+    let image = match connect().await {
+        EngineState::Connected { engine, .. } => engine
+            .image(crate::kit::KIT_IMAGE)
+            .await
+            .ok()
+            .flatten()
+            .is_some(),
+        _ => false,
+    };
+    if image {
+        ready.push("base image")
+    } else {
+        missing.push("base image")
+    }
+    if matches!(
+        crate::kit::registry_port(5001).await,
+        crate::kit::PortState::Registry
+    ) {
+        ready.push("registry")
+    } else {
+        missing.push("registry")
+    }
+    if std::path::Path::new(&inst.pip_conf).is_file() {
+        ready.push("pip wheels")
+    } else {
+        missing.push("pip wheels")
+    }
+    let level = if missing.is_empty() {
+        Level::Ok
+    } else {
+        Level::Warn
+    };
+    out.push(finding(
+        level,
+        "offline kit",
+        format!(
+            "offline kit installed from {}: ready: {}{}",
+            inst.kit,
+            ready.join(", "),
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!("; not ready: {}", missing.join(", "))
+            }
+        ),
+        "run `lab kit install DIR` again: it repairs what is missing",
+    ));
 }
 
 fn compose_finding(out: &mut Vec<Finding>) {

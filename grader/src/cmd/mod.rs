@@ -8,6 +8,7 @@ pub mod demo;
 pub mod dev;
 pub mod doctor;
 pub mod hint;
+pub mod kit;
 pub mod list;
 pub mod reset;
 pub mod solution;
@@ -23,7 +24,7 @@ use clap::Parser;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::cleanup::{sweep_orphans, Cleanup};
-use crate::cli::{command, ClassroomCommand, Cli, Command, DevCommand};
+use crate::cli::{command, ClassroomCommand, Cli, Command, DevCommand, KitCommand};
 use crate::engine::docker::DockerEngine;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -106,6 +107,20 @@ async fn dispatch(cli: Cli) -> Result {
                 dir,
             } => classroom::join(&url, &code, &name, fingerprint.as_deref(), &dir).await,
             ClassroomCommand::Leave { dir } => classroom::leave(&dir).await,
+        },
+        Command::Kit { command } => match command {
+            KitCommand::Build { dir, lab } => {
+                let id = match lab {
+                    Some(id) => id,
+                    None => list::lab_ids()?
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| Error::Usage("no labs found; pass --labs DIR".into()))?,
+                };
+                kit::build(&id, &dir).await
+            }
+            KitCommand::Install { dir } => kit::install(&dir).await,
+            KitCommand::Uninstall => kit::uninstall().await,
         },
         Command::Kinds => list::kinds(),
         Command::Completions { shell } => {

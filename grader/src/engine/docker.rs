@@ -404,6 +404,140 @@ impl Engine for DockerEngine {
         Ok(created.id)
     }
 
+    async fn run_to_end(
+        &self,
+        image: &str,
+        cmd: &[String],
+        binds: &[String],
+        deadline: std::time::Duration,
+    ) -> Result<(i64, String), EngineError> {
+        let labels = HashMap::from([
+            (PROBE_LABEL.to_string(), "true".to_string()),
+            (OWNER_LABEL.to_string(), std::process::id().to_string()),
+        ]);
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: Some(cmd.to_vec()),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                binds: (!binds.is_empty()).then(|| binds.to_vec()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = self
+            .call(
+                "creating a container",
+                self.docker.create_container(
+                    None::<bollard::query_parameters::CreateContainerOptions>,
+                    body,
+                ),
+            )
+            .await?;
+        let run = async {
+            self.docker.start_container(&created.id, None::<_>).await?;
+            let mut wait = self.docker.wait_container(&created.id, None);
+            let mut code = 0;
+            while let Some(r) = wait.next().await {
+                match r {
+                    Ok(w) => code = w.status_code,
+                    Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => {
+                        code = c
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok::<_, BollardError>(code)
+        };
+        let code = match tokio::time::timeout(deadline, run).await {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
+            Err(_) => Err(EngineError::Timeout {
+                what: format!("running {}", cmd.join(" ")),
+                secs: deadline.as_secs(),
+            }),
+        };
+        let log = self.logs_tail(&created.id, 200).await.unwrap_or_default();
+        let _ = self.remove(&created.id).await;
+        Ok((code?, log))
+    }
+
+    async fn build(&self, context_tar: Vec<u8>, tag: &str) -> Result<(), EngineError> {
+        let opts = bollard::query_parameters::BuildImageOptionsBuilder::default()
+            .t(tag)
+            .rm(true)
+            .build();
+        let run = async {
+            let mut s = self.docker.build_image(
+                opts,
+                None,
+                Some(bollard::body_full(bytes::Bytes::from(context_tar))),
+            );
+            let mut tail = String::new();
+            while let Some(item) = s.next().await {
+                let info = item?;
+                if let Some(t) = info.stream {
+                    tail.push_str(&t);
+                    tail = crate::bounded::cap_tail(&tail, 4096);
+                }
+            }
+            Ok::<_, BollardError>(())
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(600), run).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
+            Err(_) => Err(EngineError::Timeout {
+                what: format!("building {tag}"),
+                secs: 600,
+            }),
+        }
+    }
+
+    async fn save_image(
+        &self,
+        image: &str,
+        to: &std::path::Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64, EngineError> {
+        use tokio::io::AsyncWriteExt;
+        let io = |e: std::io::Error| EngineError::Api(format!("writing {}: {e}", to.display()));
+        let mut file = tokio::fs::File::create(to).await.map_err(io)?;
+        let mut s = self.docker.export_image(image);
+        let mut total = 0u64;
+        while let Some(chunk) = s.next().await {
+            let chunk = chunk.map_err(|e| map_err(&self.endpoint, e))?;
+            file.write_all(&chunk).await.map_err(io)?;
+            total += chunk.len() as u64;
+            progress(total);
+        }
+        file.flush().await.map_err(io)?;
+        Ok(total)
+    }
+
+    async fn load_image(&self, from: &std::path::Path) -> Result<(), EngineError> {
+        let file = tokio::fs::File::open(from)
+            .await
+            .map_err(|e| EngineError::Api(format!("reading {}: {e}", from.display())))?;
+        let stream = tokio_util::io::ReaderStream::new(file);
+        let opts = bollard::query_parameters::ImportImageOptionsBuilder::default()
+            .quiet(true)
+            .build();
+        let mut s = self.docker.import_image_stream(opts, stream, None);
+        while let Some(item) = s.next().await {
+            item.map_err(|e| map_err(&self.endpoint, e))?;
+        }
+        Ok(())
+    }
+
+    async fn tag(&self, image: &str, repo: &str, tag: &str) -> Result<(), EngineError> {
+        let opts = bollard::query_parameters::TagImageOptionsBuilder::default()
+            .repo(repo)
+            .tag(tag)
+            .build();
+        self.call("tagging an image", self.docker.tag_image(image, Some(opts)))
+            .await
+    }
+
     async fn exec(&self, id: &str, cmd: &[&str]) -> Result<(i64, String), EngineError> {
         use bollard::exec::{CreateExecOptions, StartExecResults};
         let run = async {

@@ -134,6 +134,34 @@ impl Engine for FakeEngine {
     async fn remove_network(&self, _id: &str) -> Result<(), EngineError> {
         self.err()
     }
+    async fn run_to_end(
+        &self,
+        _image: &str,
+        _cmd: &[String],
+        _binds: &[String],
+        _deadline: std::time::Duration,
+    ) -> Result<(i64, String), EngineError> {
+        self.err()?;
+        Ok((0, String::new()))
+    }
+    async fn build(&self, _context: Vec<u8>, _tag: &str) -> Result<(), EngineError> {
+        self.err()
+    }
+    async fn save_image(
+        &self,
+        _image: &str,
+        _to: &std::path::Path,
+        _progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64, EngineError> {
+        self.err()?;
+        Ok(0)
+    }
+    async fn load_image(&self, _from: &std::path::Path) -> Result<(), EngineError> {
+        self.err()
+    }
+    async fn tag(&self, _image: &str, _repo: &str, _tag: &str) -> Result<(), EngineError> {
+        self.err()
+    }
     async fn exec(&self, _id: &str, _cmd: &[&str]) -> Result<(i64, String), EngineError> {
         self.err()?;
         Ok((0, String::new()))

@@ -255,6 +255,28 @@ pub trait Engine: Send + Sync {
     /// Create and start a labelled, resource-limited probe container publishing its port on a
     /// free loopback port. Returns its id; the caller owns removing it.
     async fn start_probe(&self, spec: &ProbeSpec) -> Result<String, EngineError>;
+    /// Run `cmd` in a new container of `image` with `binds` until it exits (or `deadline`);
+    /// its exit code and output (at most 64 KiB, the end kept). The container is removed.
+    async fn run_to_end(
+        &self,
+        image: &str,
+        cmd: &[String],
+        binds: &[String],
+        deadline: std::time::Duration,
+    ) -> Result<(i64, String), EngineError>;
+    /// Build an image from a tar build context; returns the build's last lines on failure.
+    async fn build(&self, context_tar: Vec<u8>, tag: &str) -> Result<(), EngineError>;
+    /// Stream an image (`docker save`) into a file; `progress` gets the bytes written so far.
+    async fn save_image(
+        &self,
+        image: &str,
+        to: &std::path::Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64, EngineError>;
+    /// Load an image archive (`docker load`) from a file.
+    async fn load_image(&self, from: &std::path::Path) -> Result<(), EngineError>;
+    /// Give an image another name.
+    async fn tag(&self, image: &str, repo: &str, tag: &str) -> Result<(), EngineError>;
     /// Run a command in a running container; its exit code and output (at most 64 KiB).
     async fn exec(&self, id: &str, cmd: &[&str]) -> Result<(i64, String), EngineError>;
     /// Remove a container, running or not. Removing one that is gone is not an error.
