@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure this machine can play the Day-11 lab for real:
-#   0. curl and Python 3 with venv (installed on Debian/Ubuntu as root when missing),
+#   0. curl, openssl and Python 3 with venv (installed on Debian/Ubuntu as root when missing),
 #   1. a Docker engine that answers (installed and started here on Debian/Ubuntu as root),
 #   2. Docker Compose,
 #   3. the base image python:3.9-slim (pulled, or built locally as a faithful stand-in when
@@ -41,6 +41,11 @@ apt_install() {
 if ! command -v curl >/dev/null; then
   is_debian_root || die "curl is missing: install it, then run this script again."
   apt_install curl ca-certificates
+fi
+if ! command -v openssl >/dev/null; then
+  # The room's HTTPS test makes a self-signed certificate with it.
+  is_debian_root || die "openssl is missing: install it, then run this script again."
+  apt_install openssl
 fi
 if ! python3 -m venv --help >/dev/null 2>&1; then
   is_debian_root || die "Python 3 with venv is missing: install Python 3.9 or newer (with its venv module)."

@@ -237,7 +237,25 @@ fn a_room_with_no_network_does_the_whole_lab_from_the_kit() {
         "{doctor}"
     );
     // A container of the kit's image cannot reach PyPI either.
-    let out = offline(h, "docker", &["run", "--rm", "python:3.9-slim", "python", "-c", "import urllib.request; urllib.request.urlopen('https://pypi.org/simple/six/', timeout=5)"], here);
+    let out = offline(
+        h,
+        "docker",
+        &[
+            "run",
+            "--rm",
+            "python:3.9-slim",
+            "pip",
+            "download",
+            "--isolated",
+            "--no-cache-dir",
+            "--timeout",
+            "5",
+            "-d",
+            "/tmp/never",
+            "six",
+        ],
+        here,
+    );
     assert!(!out.status.success(), "a container must not reach PyPI");
 
     // 4. Play the lab with the reference solution, offline.

@@ -391,6 +391,14 @@ fn parse_port(
     }
 }
 
+/// Whether a container is one of this workspace's service `service`, by the labels Compose v1
+/// and v2 both put on it (never by its name: v1 says `day11_web_1`, v2 `day11-web-1`).
+pub fn is_service_container(c: &ContainerSummary, service: &str, workspace: &Path) -> bool {
+    let label = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
+    label(compose_label::SERVICE) == service
+        && same_path(Path::new(&label(compose_label::WORKING_DIR)), workspace)
+}
+
 /// Parse and validate a compose file's text into its services, or say what is wrong and where.
 pub fn parse(
     text: &str,
@@ -670,18 +678,9 @@ pub async fn check(
             return out;
         }
     };
-    let label = |c: &ContainerSummary, k: &str| {
-        c.labels
-            .get(k)
-            .cloned()
-            .unwrap_or_default()
-    };
     let mine: Vec<&ContainerSummary> = all
         .iter()
-        .filter(|c| {
-            label(c, compose_label::SERVICE) == svc.name
-                && same_path(Path::new(&label(c, compose_label::WORKING_DIR)), &ctx.dir)
-        })
+        .filter(|c| is_service_container(c, &svc.name, &ctx.dir))
         .collect();
     let Some(first) = mine.iter().find(|c| c.state == ContainerState::Running).or(mine.first()) else {
         out.push(
@@ -696,7 +695,11 @@ pub async fn check(
         );
         return out;
     };
-    let version = label(first, "version");
+    let version = first
+        .labels
+        .get(compose_label::VERSION)
+        .cloned()
+        .unwrap_or_default();
     let c = match engine.container(&first.id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
@@ -850,5 +853,31 @@ mod tests {
         let e = parse(&deep, "c.yml", &Default::default()).unwrap_err();
         assert!(e.message.contains("nests deeper"), "{e:?}");
         assert!(start.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn compose_v1_and_v2_containers_are_found_by_their_labels_not_their_names() {
+        let ws = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let make = |name: &str, dir: &Path, service: &str| ContainerSummary {
+            name: name.into(),
+            labels: [
+                (compose_label::PROJECT.to_string(), "day11".to_string()),
+                (compose_label::SERVICE.to_string(), service.to_string()),
+                (compose_label::WORKING_DIR.to_string(), dir.display().to_string()),
+            ]
+            .into_iter()
+            .collect(),
+            ..ContainerSummary::default()
+        };
+        assert!(is_service_container(&make("day11_web_1", ws.path(), "web"), "web", ws.path()));
+        assert!(is_service_container(&make("day11-web-1", ws.path(), "web"), "web", ws.path()));
+        assert!(!is_service_container(&make("day11-web-1", other.path(), "web"), "web", ws.path()));
+        assert!(!is_service_container(&make("day11-db-1", ws.path(), "db"), "web", ws.path()));
+        let unlabelled = ContainerSummary {
+            name: "day11-web-1".into(),
+            ..ContainerSummary::default()
+        };
+        assert!(!is_service_container(&unlabelled, "web", ws.path()));
     }
 }

@@ -347,11 +347,8 @@ pub async fn install(dir: &Path) -> Result {
     }
     .save()
     .map_err(|e| Error::Failed(e.to_string()))?;
-    println!(
-        "\nThe offline kit is installed. `lab doctor {}` checks the machine.",
-        m.lab
-    );
-    Ok(exit::PASSED)
+    println!("\nThe offline kit is installed. What the lab needs on this machine now:\n");
+    super::doctor::run(Some(&m.lab)).await
 }
 
 /// `lab kit uninstall`: remove what the install made, nothing else.

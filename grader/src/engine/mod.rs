@@ -27,6 +27,8 @@ pub mod compose_label {
     pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
     /// The service name.
     pub const SERVICE: &str = "com.docker.compose.service";
+    /// The Compose version that made it (1.x is `docker-compose`, 2.x `docker compose`).
+    pub const VERSION: &str = "com.docker.compose.version";
 }
 
 /// A container's state, as the engine reports it (`docker ps` STATUS's first word).
