@@ -167,12 +167,24 @@ async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
         .and_then(|p| p.parse::<u16>().ok());
     let edited = copy.path().join(&spec.edit_file);
     let changed = match std::fs::read_to_string(&edited) {
-        Ok(t) if t.contains(&spec.edit_from) => std::fs::write(&edited, t.replacen(&spec.edit_from, &spec.edit_to, 1)).is_ok(),
+        Ok(t) if t.contains(&spec.edit_from) => {
+            std::fs::write(&edited, t.replacen(&spec.edit_from, &spec.edit_to, 1)).is_ok()
+                // A reloader that polls modification times in whole seconds must see a change
+                // even when the copy and the edit fall in the same second.
+                && std::fs::File::options()
+                    .write(true)
+                    .open(&edited)
+                    .and_then(|f| {
+                        f.set_modified(std::time::SystemTime::now() + Duration::from_secs(2))
+                    })
+                    .is_ok()
+        }
         _ => false,
     };
     let mut seen = false;
     if let (true, Some(port)) = (changed, host_port) {
         let start = Instant::now();
+        let mut touched = Instant::now();
         while start.elapsed() < Duration::from_secs(spec.deadline_secs) {
             if let crate::http::Attempt::Response { body, .. } =
                 crate::http::get_once("127.0.0.1", port, &spec.path, Duration::from_secs(2)).await
@@ -181,6 +193,16 @@ async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
                     seen = true;
                     break;
                 }
+            }
+            // A polling reloader takes its first look at file times when the worker boots: an
+            // edit that lands before that look is its baseline, not a change. Move the time
+            // forward again every two seconds, as an editor saving twice would.
+            if touched.elapsed() > Duration::from_secs(2) {
+                touched = Instant::now();
+                let _ = std::fs::File::options()
+                    .write(true)
+                    .open(&edited)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now() + Duration::from_secs(2)));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
