@@ -593,25 +593,44 @@ fn compose_ports_from_variables_are_read_as_compose_reads_them() {
         "\"${PORT:-5000}:5000\"",
     );
     mess.compose(ws.path());
-    let up = compose_cmd(ws.path())
-        .args(["up", "--build", "-d"])
-        .output()
-        .unwrap();
-    assert!(
-        up.status.success(),
-        "{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
-    let (r, _) = check_json(ws.path(), &["--step", "compose"]);
-    assert_eq!(status(&r, "compose"), "pass", "{r:#}");
-    // The same file with PORT=5050 in the workspace's .env publishes 5050: not the lab's.
+    let up = || {
+        let out = compose_cmd(ws.path())
+            .args(["up", "--build", "-d"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // `up` with PORT=5050 in the workspace's .env: Compose publishes 5050, and so does the file.
     ws.write(".env", "PORT=5050\n");
+    up();
     let (r, _) = check_json(ws.path(), &["--step", "compose"]);
     assert_diagnosis(
         &r,
         "compose.service",
         &["does not publish 5000:5000", "5050:5000"],
         ".env PORT=5050",
+    );
+    // Without it, the default: 5000.
+    ws.remove(".env");
+    up();
+    let (r, _) = check_json(ws.path(), &["--step", "compose"]);
+    assert_eq!(status(&r, "compose"), "pass", "{r:#}");
+    // The file now reads 5050 in this shell, but the running service was made with 5000: the
+    // engine's bindings are what Compose did, and they win.
+    ws.write(".env", "PORT=5050\n");
+    let (r, _) = check_json(ws.path(), &["--step", "compose"]);
+    let c = check(&r, "compose.service");
+    assert_eq!(c["status"], "pass", "{r:#}");
+    assert!(
+        c["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("as the engine reports"),
+        "{c:#}"
     );
 }
 

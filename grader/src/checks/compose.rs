@@ -391,6 +391,24 @@ fn parse_port(
     }
 }
 
+/// The name of a running container of the workspace's `service` that publishes container
+/// `port`/tcp on `host_port`, as the engine reports it.
+async fn running_binding(ctx: &Ctx, service: &str, port: u16, host_port: u16) -> Option<String> {
+    let engine = ctx.engine("").ok()?;
+    let all = engine.containers().await.ok()?;
+    for c in all
+        .iter()
+        .filter(|c| c.state == ContainerState::Running && is_service_container(c, service, &ctx.dir))
+    {
+        if let Ok(Some(full)) = engine.container(&c.id).await {
+            if full.host_port(port).as_deref() == Some(host_port.to_string().as_str()) {
+                return Some(full.name);
+            }
+        }
+    }
+    None
+}
+
 /// Whether a container is one of this workspace's service `service`, by the labels Compose v1
 /// and v2 both put on it (never by its name: v1 says `day11_web_1`, v2 `day11-web-1`).
 pub fn is_service_container(c: &ContainerSummary, service: &str, workspace: &Path) -> bool {
@@ -617,7 +635,25 @@ pub async fn check(
         out.push(r);
         return out;
     };
-    if !svc.ports.contains(&(Some(host_port), port)) {
+    // The file says one thing; when the service runs, the engine says what Compose actually
+    // did (a `${PORT}` in the file may have been set differently in the shell that ran `up`).
+    let made = if svc.ports.contains(&(Some(host_port), port)) {
+        None
+    } else {
+        running_binding(ctx, &svc.name, port, host_port).await
+    };
+    if let Some(name) = &made {
+        out.push(
+            CheckResult::pass(
+                id("service"),
+                format!(
+                    "service {} publishes {host_port}:{port}: its running container {name} has that binding (the file, read with this shell's environment, says otherwise)",
+                    svc.name
+                ),
+            )
+            .evidence("the bindings Compose made, as the engine reports them"),
+        );
+    } else if !svc.ports.contains(&(Some(host_port), port)) {
         let found: Vec<String> = svc
             .ports
             .iter()
@@ -650,14 +686,15 @@ pub async fn check(
             }),
         );
         return out;
+    } else {
+        out.push(CheckResult::pass(
+            id("service"),
+            format!(
+                "service {} is built from the workspace and publishes {host_port}:{port}",
+                svc.name
+            ),
+        ));
     }
-    out.push(CheckResult::pass(
-        id("service"),
-        format!(
-            "service {} is built from the workspace and publishes {host_port}:{port}",
-            svc.name
-        ),
-    ));
     if let Some(img) = &svc.image {
         out.push(CheckResult::warn(id("image-key"), format!("service {} has both `build:` and `image: {img}`: Compose tags its build as {img}, replacing whatever carried that name (the run step's image and tags)", svc.name))
             .hint("drop `image:` to let Compose name the image after the project"));
