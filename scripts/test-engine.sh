@@ -50,6 +50,34 @@ rule() { # rule TABLE CHAIN ARGS...: add an iptables rule once
   iptables -t "$table" -C "$chain" "$@" 2>/dev/null || iptables -t "$table" -I "$chain" 1 "$@"
 }
 
+# dockerd NS DATA RUN CGROUP: start a dockerd in network namespace NS, with data root DATA/data,
+# exec root, pidfile and socket under RUN; wait until it answers.
+dockerd_start() {
+  local ns=$1 data=$2 run=$3 cgroup=$4
+  rm -f "$run/docker.sock"
+  nsenter --net="/var/run/netns/$ns" -- setsid dockerd \
+    --data-root "$data/data" --exec-root "$run/exec" --pidfile "$run/docker.pid" \
+    -H "unix://$run/docker.sock" --cgroup-parent "$cgroup" \
+    >"$data/dockerd.log" 2>&1 </dev/null &
+  for _ in $(seq 1 120); do
+    DOCKER_HOST="unix://$run/docker.sock" timeout 5 docker version >/dev/null 2>&1 && return 0
+    sleep 0.25
+  done
+  die "dockerd in $ns did not answer within 30 s; see $data/dockerd.log"
+}
+
+# dockerd_stop RUN: remove that dockerd's containers, then stop it (it stops its containerd).
+dockerd_stop() {
+  local run=$1 pid
+  alive "$run/docker.pid" || return 0
+  pid=$(cat "$run/docker.pid")
+  DOCKER_HOST="unix://$run/docker.sock" timeout 30 docker ps -q 2>/dev/null \
+    | xargs -r env DOCKER_HOST="unix://$run/docker.sock" docker rm -f >/dev/null 2>&1 || true
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
 start() {
   [ "$(id -u)" = 0 ] || die "needs root (network namespaces); run scripts/test.sh as root"
   if ! command -v podman >/dev/null && [ -f /etc/debian_version ]; then
@@ -82,13 +110,7 @@ start() {
 
   if ! answers; then
     say "starting dockerd (data in $D/data, log $D/dockerd.log)"
-    rm -f "$SOCK"
-    nsenter --net="/var/run/netns/$NS" -- setsid dockerd \
-      --data-root "$D/data" --exec-root "$RUN/exec" --pidfile "$RUN/docker.pid" \
-      -H "unix://$SOCK" --cgroup-parent sre-lab-test \
-      >"$D/dockerd.log" 2>&1 </dev/null &
-    for _ in $(seq 1 120); do answers && break; sleep 0.25; done
-    answers || die "dockerd did not answer within 30 s; see $D/dockerd.log"
+    dockerd_start "$NS" "$D" "$RUN" sre-lab-test
   fi
 
   if ! DOCKER_HOST="unix://$SOCK" docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
@@ -142,16 +164,7 @@ stop() {
   offline_stop >/dev/null 2>&1 || true
   if alive "$RUN/registry.pid"; then kill "$(cat "$RUN/registry.pid")" 2>/dev/null || true; fi
   if alive "$RUN/podman.pid"; then kill "$(cat "$RUN/podman.pid")" 2>/dev/null || true; fi
-  if alive "$RUN/docker.pid"; then
-    local pid
-    pid=$(cat "$RUN/docker.pid")
-    # Stop the test engine's containers first, then the daemon (it stops its containerd).
-    DOCKER_HOST="unix://$SOCK" timeout 30 docker ps -q 2>/dev/null \
-      | xargs -r env DOCKER_HOST="unix://$SOCK" docker rm -f >/dev/null 2>&1 || true
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
+  dockerd_stop "$RUN"
   iptables -t nat -D POSTROUTING -s "$SUBNET" ! -o "$VETH_HOST" -j MASQUERADE 2>/dev/null || true
   iptables -D FORWARD -i "$VETH_HOST" -j ACCEPT 2>/dev/null || true
   iptables -D FORWARD -o "$VETH_HOST" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || true
@@ -167,33 +180,18 @@ stop() {
 OFF_NS=sre-lab-offline
 OFF_RUN=/run/sre-lab-offline
 OFF_D="$SRE_LAB_HOME/test-engine/offline"
-offline_answers() { DOCKER_HOST="unix://$OFF_RUN/docker.sock" timeout 5 docker version >/dev/null 2>&1; }
-
 offline_start() {
   offline_stop >/dev/null 2>&1 || true
   rm -rf "$OFF_D"
   mkdir -p "$OFF_D/data" "$OFF_RUN"
   ip netns add "$OFF_NS"
   nsenter --net="/var/run/netns/$OFF_NS" -- ip link set lo up
-  nsenter --net="/var/run/netns/$OFF_NS" -- setsid dockerd \
-    --data-root "$OFF_D/data" --exec-root "$OFF_RUN/exec" --pidfile "$OFF_RUN/docker.pid" \
-    -H "unix://$OFF_RUN/docker.sock" --cgroup-parent sre-lab-offline \
-    >"$OFF_D/dockerd.log" 2>&1 </dev/null &
-  for _ in $(seq 1 120); do offline_answers && break; sleep 0.25; done
-  offline_answers || die "the offline dockerd did not answer; see $OFF_D/dockerd.log"
+  dockerd_start "$OFF_NS" "$OFF_D" "$OFF_RUN" sre-lab-offline
   say "offline engine ready: unix://$OFF_RUN/docker.sock in network namespace $OFF_NS (loopback only)"
 }
 
 offline_stop() {
-  if alive "$OFF_RUN/docker.pid"; then
-    local pid
-    pid=$(cat "$OFF_RUN/docker.pid")
-    DOCKER_HOST="unix://$OFF_RUN/docker.sock" timeout 30 docker ps -q 2>/dev/null \
-      | xargs -r env DOCKER_HOST="unix://$OFF_RUN/docker.sock" docker rm -f >/dev/null 2>&1 || true
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
+  dockerd_stop "$OFF_RUN"
   if [ -e "/var/run/netns/$OFF_NS" ]; then ip netns delete "$OFF_NS"; fi
   rm -rf "$OFF_D/data" 2>/dev/null || true
 }
