@@ -37,7 +37,7 @@ impl Server {
     }
 
     pub fn start_with(data: &Path, listen: &str, extra: &[&str]) -> Server {
-        let mut child = Command::new(lab_bin())
+        let mut child = lab_command()
             .args([
                 "classroom",
                 "serve",
@@ -49,8 +49,6 @@ impl Server {
             ])
             .arg(data)
             .args(extra)
-            .env("LAB_LABS_DIR", repo().join("labs"))
-            .env("SRE_LAB_STATE_DIR", state_dir())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -163,18 +161,30 @@ fn lab_in(ws: &Path) -> assert_cmd::Command {
     c
 }
 
-fn join(server: &Server, ws: &Path, name: &str) {
+/// `lab classroom join` from a workspace, with a code and extra arguments of the test's choosing.
+fn join_as(
+    server: &Server,
+    ws: &Path,
+    code: &str,
+    name: &str,
+    extra: &[&str],
+) -> assert_cmd::assert::Assert {
     lab_in(ws)
         .args([
             "classroom",
             "join",
             &server.url,
             "--code",
-            &server.code,
+            code,
             "--name",
             name,
         ])
+        .args(extra)
         .assert()
+}
+
+fn join(server: &Server, ws: &Path, name: &str) {
+    join_as(server, ws, &server.code, name, &[])
         .success()
         .stdout(predicates::str::contains("Joined the room"))
         .stdout(predicates::str::contains("sends the room its result"));
@@ -219,31 +229,11 @@ fn three_learners_reach_the_room_and_the_exports_follow() {
     join(&server, ben.path(), "=HYPERLINK(\"http://evil\")");
     join(&server, cy.path(), "Cy");
     // The same name again: 409, and nobody's row changes hands.
-    lab_in(cy.path())
-        .args([
-            "classroom",
-            "join",
-            &server.url,
-            "--code",
-            &server.code,
-            "--name",
-            "Ana",
-        ])
-        .assert()
+    join_as(&server, cy.path(), &server.code, "Ana", &[])
         .code(1)
         .stderr(predicates::str::contains("already in the room"));
     // A wrong code joins nobody.
-    lab_in(cy.path())
-        .args([
-            "classroom",
-            "join",
-            &server.url,
-            "--code",
-            "WRONG1",
-            "--name",
-            "Dee",
-        ])
-        .assert()
+    join_as(&server, cy.path(), "WRONG1", "Dee", &[])
         .code(1)
         .stderr(predicates::str::contains("wrong join code"));
 
@@ -648,51 +638,29 @@ async fn an_https_room_is_trusted_by_its_fingerprint_and_nothing_else() {
     let ws = Workspace::solution();
     // The wrong fingerprint: refused, nothing stored.
     let wrong = format!("SHA256:{}", "AB:".repeat(31) + "AB");
-    lab_in(ws.path())
-        .args([
-            "classroom",
-            "join",
-            &server.url,
-            "--code",
-            &server.code,
-            "--name",
-            "Ana",
-            "--fingerprint",
-            &wrong,
-        ])
-        .assert()
-        .code(1)
-        .stderr(predicates::str::contains("certificate"));
+    join_as(
+        &server,
+        ws.path(),
+        &server.code,
+        "Ana",
+        &["--fingerprint", &wrong],
+    )
+    .code(1)
+    .stderr(predicates::str::contains("certificate"));
     // No fingerprint for an https room: told what to pass.
-    lab_in(ws.path())
-        .args([
-            "classroom",
-            "join",
-            &server.url,
-            "--code",
-            &server.code,
-            "--name",
-            "Ana",
-        ])
-        .assert()
+    join_as(&server, ws.path(), &server.code, "Ana", &[])
         .code(1)
         .stderr(predicates::str::contains("--fingerprint"));
     // The right one, written in lowercase without the prefix, as people copy it.
     let lower = fp.trim_start_matches("SHA256:").to_ascii_lowercase();
-    lab_in(ws.path())
-        .args([
-            "classroom",
-            "join",
-            &server.url,
-            "--code",
-            &server.code,
-            "--name",
-            "Ana",
-            "--fingerprint",
-            &lower,
-        ])
-        .assert()
-        .success();
+    join_as(
+        &server,
+        ws.path(),
+        &server.code,
+        "Ana",
+        &["--fingerprint", &lower],
+    )
+    .success();
     // A TLS handshake on a loaded 2-core CI machine can take longer than the 50 ms budget:
     // then the result waits in the queue, and `lab status` delivers it (over TLS too).
     lab_in(ws.path())

@@ -8,7 +8,7 @@
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -24,14 +24,9 @@ struct Measured {
 
 /// Run `lab` with `args` in `cwd`, sampling its own peak resident memory.
 fn run_lab(args: &[String], cwd: &Path, env: &[(&str, &str)]) -> Measured {
-    let mut cmd = Command::new(lab_bin());
+    let mut cmd = lab_command();
     cmd.args(args)
         .current_dir(cwd)
-        .env_remove("VIRTUAL_ENV")
-        .env("NO_COLOR", "1")
-        .env("SRE_LAB_STATE_DIR", state_dir())
-        .env("XDG_CACHE_HOME", cache_dir())
-        .env("LAB_LABS_DIR", repo().join("labs"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -325,13 +325,10 @@ fn watch_regrades_when_a_file_changes_and_quits_on_q() {
     let _lock = engine_lock();
     let ws = Workspace::sample_app();
     let state = tempfile::tempdir().unwrap();
-    let mut child = Command::new(lab_bin())
+    let mut child = lab_command()
         .args(["watch", "day11", "--dir"])
         .arg(ws.path())
         .env("SRE_LAB_STATE_DIR", state.path())
-        .env("XDG_CACHE_HOME", cache_dir())
-        .env("LAB_LABS_DIR", repo().join("labs"))
-        .env("NO_COLOR", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -1,7 +1,7 @@
 //! The built-in runtime cleans up: a probe container is removed when `lab check` is
 //! interrupted with Ctrl-C (SIGINT) or stopped with SIGTERM while the probe waits.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
@@ -20,10 +20,7 @@ fn interrupt_during_probe(signal: i32) {
     build(&ws, "python-docker-app");
     assert!(probe_containers().is_empty());
 
-    let mut child = Command::new(lab_bin())
-        .env("SRE_LAB_STATE_DIR", state_dir())
-        .env("XDG_CACHE_HOME", cache_dir())
-        .env("LAB_LABS_DIR", repo().join("labs"))
+    let mut child = lab_command()
         .args(["check", "day11", "--step", "run", "--dir"])
         .arg(ws.path())
         .stdout(Stdio::null())

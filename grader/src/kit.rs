@@ -161,7 +161,7 @@ pub fn verify(dir: &Path) -> Result<Manifest, KitError> {
 /// Write the manifest for everything under `dir` (but itself).
 pub fn write_manifest(dir: &Path, lab: &str, pythons: Vec<String>) -> Result<Manifest, KitError> {
     let mut files = BTreeMap::new();
-    for rel in walk_all(dir) {
+    for rel in crate::walk::files(dir, Path::new(""), 100_000) {
         if rel == Path::new("manifest.json") {
             continue;
         }
@@ -183,27 +183,6 @@ pub fn write_manifest(dir: &Path, lab: &str, pythons: Vec<String>) -> Result<Man
     )
     .map_err(|e| err(format!("cannot write the manifest: {e}")))?;
     Ok(m)
-}
-
-/// Every regular file under `dir`, relative (the kit's own tree: nothing is skipped).
-fn walk_all(dir: &Path) -> Vec<PathBuf> {
-    fn go(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(root.join(rel)) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let r = rel.join(e.file_name());
-            match e.file_type() {
-                Ok(t) if t.is_dir() => go(root, &r, out),
-                Ok(t) if t.is_file() => out.push(r),
-                _ => {}
-            }
-        }
-    }
-    let mut out = Vec::new();
-    go(dir, Path::new(""), &mut out);
-    out.sort();
-    out
 }
 
 /// Where the lab keeps what a kit install set up (and `uninstall` removes).

@@ -85,25 +85,29 @@ pub async fn manifest_digest(r: &Reference) -> Lookup {
 /// re-encodes the layers (Podman compresses them anew, so its manifest digest differs from
 /// its `RepoDigests`). `Ok(None)` for a multi-platform index. The body is read up to 1 MiB.
 pub async fn manifest_config_digest(r: &Reference) -> Result<Option<String>, Lookup> {
-    let (mut resp, url) = manifest_request(r, true).await?;
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| Lookup::Unreachable(error_chain(&e)))?
-    {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_MANIFEST {
-            return Err(Lookup::Other(format!(
-                "the manifest at {url} is over 1 MiB"
-            )));
-        }
-    }
+    let (resp, url) = manifest_request(r, true).await?;
+    let body = read_capped(resp, MAX_MANIFEST).await.map_err(|e| match e {
+        None => Lookup::Other(format!("the manifest at {url} is over 1 MiB")),
+        Some(e) => Lookup::Unreachable(e),
+    })?;
     let v: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| Lookup::Other(format!("the manifest at {url} is not JSON: {e}")))?;
     Ok(v.pointer("/config/digest")
         .and_then(|d| d.as_str())
         .map(String::from))
+}
+
+/// A registry's answer body, at most `max` bytes: `Err(None)` when it is longer, `Err(Some(why))`
+/// when the connection fails.
+async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, Option<String>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| Some(error_chain(&e)))? {
+        body.extend_from_slice(&chunk);
+        if body.len() > max {
+            return Err(None);
+        }
+    }
+    Ok(body)
 }
 
 /// HEAD (or GET) a tag's manifest, answering a Bearer challenge with the anonymous token
@@ -144,12 +148,15 @@ async fn manifest_request(r: &Reference, get: bool) -> Result<(reqwest::Response
             let token = client.get(&realm).query(&params).send().await;
             let token = match token {
                 Ok(t) if t.status().is_success() => {
-                    t.json::<serde_json::Value>().await.ok().and_then(|v| {
-                        v.get("token")
-                            .or_else(|| v.get("access_token"))
-                            .and_then(|t| t.as_str())
-                            .map(String::from)
-                    })
+                    let body = read_capped(t, 64 * 1024).await.unwrap_or_default();
+                    serde_json::from_slice::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|v| {
+                            v.get("token")
+                                .or_else(|| v.get("access_token"))
+                                .and_then(|t| t.as_str())
+                                .map(String::from)
+                        })
                 }
                 _ => None,
             };

@@ -48,16 +48,22 @@ pub fn cache_dir() -> &'static Path {
     .path()
 }
 
-/// A `lab` command with a clean environment for colour and Python, and its own progress dir.
-pub fn lab() -> assert_cmd::Command {
-    let mut c = assert_cmd::Command::new(lab_bin());
-    // The repository's labs, wherever cargo put the binary (CI keeps it outside the clone).
+/// The `lab` binary as a plain child process (for tests that signal it, pipe it or wait for
+/// it themselves), with the test process's own progress and cache directories, no colour, no
+/// virtual environment, and the repository's labs (wherever cargo put the binary).
+pub fn lab_command() -> Command {
+    let mut c = Command::new(lab_bin());
     c.env_remove("VIRTUAL_ENV")
         .env("NO_COLOR", "1")
         .env("SRE_LAB_STATE_DIR", state_dir())
         .env("XDG_CACHE_HOME", cache_dir())
         .env("LAB_LABS_DIR", repo().join("labs"));
     c
+}
+
+/// `lab_command()` for assertions.
+pub fn lab() -> assert_cmd::Command {
+    assert_cmd::Command::from_std(lab_command())
 }
 
 /// Panics unless this process talks to the private test engine (`scripts/test-engine.sh`):

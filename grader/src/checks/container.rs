@@ -123,15 +123,7 @@ pub async fn check(
             Err(e) => return vec![engine_error(&id, &e)],
         }
     }
-    let host_port_s = host_port.to_string();
-    candidates.sort_by_key(|c| {
-        std::cmp::Reverse((
-            c.image_id == app.id,
-            c.host_port(port).as_deref() == Some(host_port_s.as_str()),
-            c.running,
-            c.created,
-        ))
-    });
+    candidates.sort_by_key(|c| super::selector_key(c, &app.id, port, Some(host_port)));
     let mut candidates = candidates.into_iter();
     let Some(c) = candidates.next() else {
         return vec![

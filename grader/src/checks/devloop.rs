@@ -166,7 +166,7 @@ async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
         .and_then(|c| c.host_port(spec.container_port))
         .and_then(|p| p.parse::<u16>().ok());
     let edited = copy.path().join(&spec.edit_file);
-    let changed = match std::fs::read_to_string(&edited) {
+    let changed = match crate::bounded::read_text(&edited, crate::bounded::MAX_SOURCE_FILE, None) {
         Ok(t) if t.contains(&spec.edit_from) => {
             std::fs::write(&edited, t.replacen(&spec.edit_from, &spec.edit_to, 1)).is_ok()
                 // A reloader that polls modification times in whole seconds must see a change

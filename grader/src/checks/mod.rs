@@ -223,6 +223,21 @@ pub fn engine_error(id: &str, e: &EngineError) -> CheckResult {
     CheckResult::error(id, e.to_string()).hint(e.advice())
 }
 
+/// The documented order in which candidate containers are taken as the learner's answer:
+/// built from the current image id, then publishing the lab's mapping (`host_port`, when the
+/// kind knows it), then running, then the newest. The run step and the probe's evidence reuse
+/// both sort by it.
+pub fn selector_key(
+    c: &crate::engine::Container,
+    image_id: &str,
+    port: u16,
+    host_port: Option<u16>,
+) -> impl Ord {
+    let mapped =
+        host_port.is_some_and(|h| c.host_port(port).as_deref() == Some(h.to_string().as_str()));
+    std::cmp::Reverse((c.image_id == image_id, mapped, c.running, c.created))
+}
+
 /// Start a probe container (registered for cleanup before anything can fail) and wait until
 /// it serves as `http` expects. `Ok` gives its id and what it answered; `Err` is a finished
 /// result (the probe already removed), with the container's log and what it means.

@@ -116,7 +116,7 @@ async fn learners_container(
             candidates.push(c);
         }
     }
-    candidates.sort_by_key(|c| std::cmp::Reverse(c.created));
+    candidates.sort_by_key(|c| super::selector_key(c, &img.id, port, None));
     for c in candidates {
         if runs_as_built(&c, img).is_err() {
             continue;

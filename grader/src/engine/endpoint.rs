@@ -62,7 +62,8 @@ pub fn context_host(config_dir: &Path, name: &str) -> Result<String, String> {
         .join("contexts/meta")
         .join(sha256_hex(name.as_bytes()))
         .join("meta.json");
-    let text = std::fs::read_to_string(&meta).map_err(|e| {
+    // The user's docker configuration: read bounded (a regular file, 1 MiB) like everything else.
+    let text = crate::bounded::read_text(&meta, 1024 * 1024, None).map_err(|e| {
         format!(
             "docker context {name:?}: cannot read {}: {e}",
             meta.display()
@@ -102,7 +103,8 @@ pub fn resolve() -> Result<Endpoint, String> {
         .ok()
         .filter(|c| !c.is_empty())
         .or_else(|| {
-            let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+            let text =
+                crate::bounded::read_text(&dir.join("config.json"), 1024 * 1024, None).ok()?;
             let c: Config = serde_json::from_str(&text).ok()?;
             Some(c.current_context).filter(|c| !c.is_empty())
         });
