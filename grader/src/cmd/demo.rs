@@ -19,8 +19,41 @@ fn compose_v1_available() -> bool {
 }
 
 /// A solution command adapted to this machine and namespace.
-fn adapt(cmd: &str, namespace: &str, v1: bool) -> String {
+/// The container names the solution's commands give (`--name NAME`), each made unique to this
+/// demo's workspace, so a demo never collides with a container another workspace (an earlier
+/// demo, the learner's own lab) left under the same name.
+fn unique_names(lab: &crate::lab::Lab, workspace: &Path) -> Vec<(String, String)> {
+    use sha2::Digest;
+    let suffix: String = sha2::Sha256::digest(workspace.to_string_lossy().as_bytes())
+        .iter()
+        .take(3)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut names = Vec::new();
+    for c in lab.core_steps().flat_map(|s| &s.solution.commands) {
+        let words: Vec<&str> = c.split_whitespace().collect();
+        for w in words.windows(2).filter(|w| w[0] == "--name") {
+            let n = w[1].to_string();
+            if !names.iter().any(|(from, _)| from == &n) {
+                names.push((n.clone(), format!("{n}-{suffix}")));
+            }
+        }
+    }
+    names
+}
+
+fn adapt(cmd: &str, namespace: &str, v1: bool, names: &[(String, String)]) -> String {
     let cmd = cmd.replace("/student/", &format!("/{namespace}/"));
+    let cmd = cmd
+        .split(' ')
+        .map(|w| {
+            names
+                .iter()
+                .find(|(from, _)| from == w)
+                .map_or(w.to_string(), |(_, to)| to.clone())
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     match cmd.strip_prefix("docker-compose ") {
         Some(rest) if !v1 => format!("docker compose {rest}"),
         _ => cmd,
@@ -78,6 +111,7 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, namespace: &str) -> Result 
     }
     let v1 = compose_v1_available();
     let mut tag = None;
+    let names = unique_names(&lab, &dir);
     // The core steps: optional ones are the learner's own going further.
     for step in lab.core_steps() {
         println!("\n== {}: {}", step.id, step.title);
@@ -89,7 +123,7 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, namespace: &str) -> Result 
             }
         }
         for c in &step.solution.commands {
-            let c = adapt(c, namespace, v1);
+            let c = adapt(c, namespace, v1, &names);
             if let Some(rest) = c.strip_prefix("docker tag ") {
                 tag = rest.split_whitespace().last().map(String::from);
             }
@@ -132,6 +166,29 @@ mod tests {
     use super::{adapt, valid_namespace};
 
     #[test]
+    fn container_names_are_made_unique_to_the_demo_and_followed_everywhere() {
+        let names = vec![("day11-web".to_string(), "day11-web-a1b2c3".to_string())];
+        assert_eq!(
+            adapt(
+                "docker run -d --name day11-web -p 5000:5000 x",
+                "s",
+                true,
+                &names
+            ),
+            "docker run -d --name day11-web-a1b2c3 -p 5000:5000 x"
+        );
+        assert_eq!(
+            adapt("docker stop day11-web", "s", true, &names),
+            "docker stop day11-web-a1b2c3"
+        );
+        assert_eq!(
+            adapt("docker stop day11-webby", "s", true, &names),
+            "docker stop day11-webby",
+            "whole words only"
+        );
+    }
+
+    #[test]
     fn a_namespace_is_a_registry_path_component_and_nothing_a_shell_would_read() {
         for ok in ["learner", "ana-1", "a.b_c"] {
             assert!(valid_namespace(ok), "{ok}");
@@ -153,15 +210,15 @@ mod tests {
     #[test]
     fn commands_follow_the_namespace_and_the_compose_flavour() {
         assert_eq!(
-            adapt("docker push localhost:5001/student/x:v1", "ana", true),
+            adapt("docker push localhost:5001/student/x:v1", "ana", true, &[]),
             "docker push localhost:5001/ana/x:v1"
         );
         assert_eq!(
-            adapt("docker-compose up --build -d", "s", false),
+            adapt("docker-compose up --build -d", "s", false, &[]),
             "docker compose up --build -d"
         );
         assert_eq!(
-            adapt("docker-compose up --build -d", "s", true),
+            adapt("docker-compose up --build -d", "s", true, &[]),
             "docker-compose up --build -d"
         );
     }
