@@ -376,14 +376,7 @@ impl Engine for DockerEngine {
             }),
             ..Default::default()
         };
-        let name = format!(
-            "sre-lab-probe-{}-{}",
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or(0)
-        );
+        let name = probe_name();
         let opts = CreateContainerOptionsBuilder::default().name(&name).build();
         let created = self
             .call(
@@ -839,5 +832,32 @@ mod stream_tests {
             format!("{:x}", sha2::Sha256::digest(b"print(1)"))
         );
         assert_eq!(files.len(), 2);
+    }
+}
+
+/// A name for a probe container, unique across this process's concurrent steps.
+/// The millisecond alone collided (two optional steps started probes together),
+/// so a per-process sequence number follows it.
+fn probe_name() -> String {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!(
+        "sre-lab-probe-{}-{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn probe_names_made_in_the_same_millisecond_differ() {
+        let names: std::collections::HashSet<String> =
+            (0..1000).map(|_| super::probe_name()).collect();
+        assert_eq!(names.len(), 1000);
+        assert!(names.iter().all(|n| n.starts_with("sre-lab-probe-")));
     }
 }
