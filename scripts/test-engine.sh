@@ -66,13 +66,16 @@ dockerd_start() {
   die "dockerd in $ns did not answer within 30 s; see $data/dockerd.log"
 }
 
-# dockerd_stop RUN: remove that dockerd's containers, then stop it (it stops its containerd).
+# dockerd_stop RUN: remove that dockerd's containers and the untagged images the tests'
+# rebuilds left (tests run side by side, so none of them can tell a leftover from a layer
+# another test's build is making), then stop it (it stops its containerd).
 dockerd_stop() {
   local run=$1 pid
   alive "$run/docker.pid" || return 0
   pid=$(cat "$run/docker.pid")
   DOCKER_HOST="unix://$run/docker.sock" timeout 30 docker ps -q 2>/dev/null \
     | xargs -r env DOCKER_HOST="unix://$run/docker.sock" docker rm -f >/dev/null 2>&1 || true
+  DOCKER_HOST="unix://$run/docker.sock" timeout 60 docker image prune -f >/dev/null 2>&1 || true
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
   kill -9 "$pid" 2>/dev/null || true

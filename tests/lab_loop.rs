@@ -158,50 +158,47 @@ fn status_and_list_show_progress_and_a_damaged_file_is_replaced() {
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn reset_removes_what_the_lab_made_and_nothing_else() {
-    let _lock = engine_lock();
+    let t = TestLab::new("reset");
+    let image = t.image.as_str();
     let mut mess = EngineMess::default();
     // Things that are not the lab's.
-    mess.container("sre-lab-test-unrelated");
+    let unrelated = t.name("unrelated");
+    let unrelated_tag = format!("{unrelated}:1");
+    mess.container(&unrelated);
     docker(&[
         "run",
         "-d",
         "--name",
-        "sre-lab-test-unrelated",
+        &unrelated,
         "python:3.9-slim",
         "sleep",
         "300",
     ]);
-    mess.image("sre-lab-test-unrelated:1");
-    docker(&["tag", "python:3.9-slim", "sre-lab-test-unrelated:1"]);
-    docker(&["volume", "create", "sre-lab-test-unrelated"]);
+    mess.image(&unrelated_tag);
+    docker(&["tag", "python:3.9-slim", &unrelated_tag]);
+    docker(&["volume", "create", &unrelated]);
     // Things the lab made.
-    let ws = Workspace::solution();
-    build(&ws, "python-docker-app");
-    docker(&[
-        "run",
-        "-d",
-        "--name",
-        "sre-lab-test-reset-run",
-        "python-docker-app",
-        "sleep",
-        "300",
-    ]);
-    let tag = "localhost:5001/reset/python-docker-app:v1";
-    docker(&["tag", "python-docker-app", tag]);
+    let run = t.name("run");
+    let ws = t.solution();
+    build(&ws, image);
+    docker(&["run", "-d", "--name", &run, image, "sleep", "300"]);
+    let tag = &format!("localhost:5001/reset/{image}:v1");
+    docker(&["tag", image, tag]);
     mess.pushed(tag);
     docker(&["push", tag]);
 
     // Without --yes and without a terminal: nothing happens.
-    lab()
+    t.lab()
         .args(["reset", "day11", "--dir"])
         .arg(ws.path())
         .assert()
         .code(2)
-        .stdout(contains("sre-lab-test-reset-run"))
+        .stdout(contains(&run))
         .stderr(contains("--yes"));
-    assert!(!docker(&["ps", "-aq", "--filter", "name=sre-lab-test-reset-run"]).is_empty());
+    assert!(!docker(&["ps", "-aq", "--filter", &format!("name={run}")]).is_empty());
 
-    let out = lab()
+    let out = t
+        .lab()
         .args(["reset", "day11", "--yes", "--dir"])
         .arg(ws.path())
         .output()
@@ -212,25 +209,15 @@ fn reset_removes_what_the_lab_made_and_nothing_else() {
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for listed in [
-        "sre-lab-test-reset-run",
-        "python-docker-app:latest",
-        tag,
-        "registry tag",
-    ] {
+    for listed in [&run, &t.latest(), tag, "registry tag"] {
         assert!(text.contains(listed), "lists {listed}: {text}");
     }
-    assert!(docker(&["ps", "-aq", "--filter", "name=sre-lab-test-reset-run"]).is_empty());
-    assert!(
-        docker_raw(&["image", "inspect", "python-docker-app"], None)
-            .status
-            .code()
-            != Some(0)
-    );
+    assert!(docker(&["ps", "-aq", "--filter", &format!("name={run}")]).is_empty());
+    assert!(docker_raw(&["image", "inspect", image], None).status.code() != Some(0));
     let tags = Command::new("curl")
         .args([
             "-s",
-            "http://localhost:5001/v2/reset/python-docker-app/tags/list",
+            &format!("http://localhost:5001/v2/reset/{image}/tags/list"),
         ])
         .output()
         .unwrap();
@@ -239,21 +226,17 @@ fn reset_removes_what_the_lab_made_and_nothing_else() {
         "the registry tag is gone"
     );
     // The rest survived.
-    assert!(!docker(&["ps", "-q", "--filter", "name=sre-lab-test-unrelated"]).is_empty());
-    assert!(
-        docker_raw(&["image", "inspect", "sre-lab-test-unrelated:1"], None)
-            .status
-            .success()
-    );
+    assert!(!docker(&["ps", "-q", "--filter", &format!("name={unrelated}")]).is_empty());
+    assert!(docker_raw(&["image", "inspect", &unrelated_tag], None)
+        .status
+        .success());
     assert!(docker_raw(&["image", "inspect", "python:3.9-slim"], None)
         .status
         .success());
-    assert!(
-        docker_raw(&["volume", "inspect", "sre-lab-test-unrelated"], None)
-            .status
-            .success()
-    );
-    docker(&["volume", "rm", "sre-lab-test-unrelated"]);
+    assert!(docker_raw(&["volume", "inspect", &unrelated], None)
+        .status
+        .success());
+    docker(&["volume", "rm", &unrelated]);
 }
 
 #[test]
@@ -321,11 +304,13 @@ fn the_current_docker_context_is_followed_like_the_docker_cli() {
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn watch_regrades_when_a_file_changes_and_quits_on_q() {
-    // Other tests' engine changes would rightly wake the watcher: keep them out.
-    let _lock = engine_lock();
-    let ws = Workspace::sample_app();
+    // Other tests change the engine meanwhile: they wake the watcher, which re-grades and stays
+    // quiet, because nothing of this lab's changed.
+    let t = TestLab::new("watch");
+    let ws = t.sample_app();
     let state = tempfile::tempdir().unwrap();
-    let mut child = lab_command()
+    let mut child = t
+        .lab_command()
         .args(["watch", "day11", "--dir"])
         .arg(ws.path())
         .env("SRE_LAB_STATE_DIR", state.path())
@@ -384,8 +369,8 @@ fn watch_regrades_when_a_file_changes_and_quits_on_q() {
     );
     // An engine event wakes it too: building the image (the build step changes).
     let mut mess = EngineMess::default();
-    mess.image("python-docker-app");
-    build(&ws, "python-docker-app");
+    mess.image(&t.image);
+    build(&ws, &t.image);
     wait_for("build PASS");
     child.stdin.as_mut().unwrap().write_all(b"h\n").unwrap();
     wait_for("Hint 1 of");

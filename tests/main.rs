@@ -11,8 +11,11 @@
 //! against a private engine of their own (`scripts/test-engine.sh`: its own dockerd, registry
 //! and network namespace), never the user's: a learner's work and the README's demo, still
 //! serving on port 5000, are neither seen nor touched. `common::require_test_engine()` enforces
-//! it. Tests that change that engine take `common::engine_lock()`; they use the lab's real
-//! image name (`python-docker-app`) and port 5000, and remove what they made even when they fail.
+//! it. The grader tests run side by side: each grades a `common::TestLab`, a copy of the lab
+//! whose image name, host port and registry repository are its own (which also proves those
+//! parameters drive the checks). The README, book, kit and Podman tests play the lesson's literal
+//! commands (`python-docker-app`, `-p 5000:5000`), so they take `common::engine_lock()` and run
+//! one at a time. Every test removes what it made, even when it fails.
 
 mod book;
 mod browser;

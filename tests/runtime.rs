@@ -6,21 +6,21 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-fn interrupt_during_probe(signal: i32) {
-    let _lock = engine_lock();
+fn interrupt_during_probe(t: TestLab, signal: i32) {
     let mut mess = EngineMess::default();
-    let ws = Workspace::solution();
+    let ws = t.solution();
     // An image whose app never answers: the probe waits for its whole deadline.
     ws.edit(
         "Dockerfile",
         r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#,
         r#"CMD ["python3", "-c", "import time; time.sleep(120)"]"#,
     );
-    mess.image("python-docker-app");
-    build(&ws, "python-docker-app");
-    assert!(probe_containers().is_empty());
+    mess.image(&t.image);
+    build(&ws, &t.image);
+    assert!(t.probes().is_empty());
 
-    let mut child = lab_command()
+    let mut child = t
+        .lab_command()
         .args(["check", "day11", "--step", "run", "--dir"])
         .arg(ws.path())
         .stdout(Stdio::null())
@@ -28,7 +28,7 @@ fn interrupt_during_probe(signal: i32) {
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while probe_containers().is_empty() {
+    while t.probes().is_empty() {
         assert!(
             start.elapsed() < Duration::from_secs(15),
             "no probe container appeared"
@@ -43,20 +43,17 @@ fn interrupt_during_probe(signal: i32) {
         start.elapsed() < Duration::from_secs(15),
         "it stopped at once, not at the probe's deadline"
     );
-    assert!(
-        probe_containers().is_empty(),
-        "the probe container was removed"
-    );
+    assert!(t.probes().is_empty(), "the probe container was removed");
 }
 
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn ctrl_c_removes_the_probe_container() {
-    interrupt_during_probe(libc::SIGINT);
+    interrupt_during_probe(TestLab::new("sigint"), libc::SIGINT);
 }
 
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn sigterm_removes_the_probe_container() {
-    interrupt_during_probe(libc::SIGTERM);
+    interrupt_during_probe(TestLab::new("sigterm"), libc::SIGTERM);
 }

@@ -5,30 +5,23 @@ use std::process::Command;
 
 use crate::common::*;
 
-const IMAGE: &str = "python-docker-app";
-
-fn solution_built(mess: &mut EngineMess) -> Workspace {
-    let ws = Workspace::solution();
-    mess.image(IMAGE);
-    build(&ws, IMAGE);
-    ws
-}
-
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn the_reference_solution_passes_every_step() {
-    let _lock = engine_lock();
+    let t = TestLab::new("solution");
+    let image = t.image.as_str();
+    let publish = t.publish();
     let mut mess = EngineMess::default();
-    let ws = solution_built(&mut mess);
-    let run = "sre-lab-test-run";
+    let ws = t.solution_built(&mut mess);
+    let run = &t.name("run");
     mess.container(run);
-    docker(&["run", "-d", "--name", run, "-p", "5000:5000", IMAGE]);
-    let tag = "localhost:5001/e2e/python-docker-app:v1";
+    docker(&["run", "-d", "--name", run, "-p", &publish, image]);
+    let tag = &format!("localhost:5001/e2e/{image}:v1");
     mess.image(tag);
-    docker(&["tag", &format!("{IMAGE}:latest"), tag]);
+    docker(&["tag", &t.latest(), tag]);
 
     // The run container itself answers, before compose takes the port.
-    let (r, _) = check_json(
+    let (r, _) = t.check_json(
         ws.path(),
         &["--step", "run", "--step", "tag", "--step", "push"],
     );
@@ -58,11 +51,11 @@ fn the_reference_solution_passes_every_step() {
         "compose up: {}",
         String::from_utf8_lossy(&up.stderr)
     );
-    wait_http(5000);
+    wait_http(t.port);
     let venv = Venv::new();
     venv.pip(&["-e", "."], ws.path());
 
-    let (r, code) = check_json(ws.path(), &["--python", venv.python().to_str().unwrap()]);
+    let (r, code) = t.check_json(ws.path(), &["--python", venv.python().to_str().unwrap()]);
     for s in [
         "dockerfile",
         "build",
@@ -80,13 +73,14 @@ fn the_reference_solution_passes_every_step() {
         check(&r, "run.container")["message"]
             .as_str()
             .unwrap()
-            .contains("compose service holds port 5000"),
+            .contains(&format!("compose service holds port {}", t.port)),
         "{r:#}"
     );
-    assert!(probe_containers().is_empty(), "the probe was removed");
+    assert!(t.probes().is_empty(), "the probe was removed");
 
     // The same state graded as JUnit: no failures.
-    let out = lab()
+    let out = t
+        .lab()
         .args(["check", "day11", "--format", "junit", "--python"])
         .arg(venv.python())
         .arg("--dir")
@@ -102,7 +96,7 @@ fn the_reference_solution_passes_every_step() {
         "Hello from the Day-11 sample app!",
         "Hello again!",
     );
-    let (r, _) = check_json(ws.path(), &["--step", "build", "--step", "compose"]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "build", "--step", "compose"]);
     assert!(
         text_of(check(&r, "build.fresh")).contains("older version of src/main.py"),
         "{r:#}"
@@ -115,19 +109,20 @@ fn the_reference_solution_passes_every_step() {
 
 /// Build a variant of the solution's Dockerfile and grade the run step's probe.
 fn probe_of(
+    t: &TestLab,
     dockerfile_from: &str,
     dockerfile_to: &str,
     requirements: Option<&str>,
 ) -> serde_json::Value {
     let mut mess = EngineMess::default();
-    let ws = Workspace::solution();
+    let ws = t.solution();
     ws.edit("Dockerfile", dockerfile_from, dockerfile_to);
     if let Some(req) = requirements {
         ws.write("requirements.txt", req);
     }
-    mess.image(IMAGE);
-    build(&ws, IMAGE);
-    let (r, code) = check_json(ws.path(), &["--step", "run"]);
+    mess.image(&t.image);
+    build(&ws, &t.image);
+    let (r, code) = t.check_json(ws.path(), &["--step", "run"]);
     assert_eq!(code, 1);
     r
 }
@@ -135,7 +130,7 @@ fn probe_of(
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn the_probe_diagnoses_images_that_do_not_serve() {
-    let _lock = engine_lock();
+    let t = TestLab::new("probes");
     let cmd = r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#;
     let cases: &[(&str, &str, Option<&str>, &[&str])] = &[
         (
@@ -174,10 +169,10 @@ fn the_probe_diagnoses_images_that_do_not_serve() {
         ),
     ];
     for (what, to, req, words) in cases {
-        let r = probe_of(cmd, to, *req);
+        let r = probe_of(&t, cmd, to, *req);
         assert_diagnosis(&r, "run.serves", words, what);
         assert!(
-            probe_containers().is_empty(),
+            t.probes().is_empty(),
             "{what}: a probe container was left behind"
         );
     }
@@ -186,15 +181,17 @@ fn the_probe_diagnoses_images_that_do_not_serve() {
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn the_run_step_diagnoses_ports_old_images_and_foreground_runs() {
-    let _lock = engine_lock();
+    let t = TestLab::new("runstep");
+    let image = t.image.as_str();
+    let publish = t.publish();
     let mut mess = EngineMess::default();
-    let ws = solution_built(&mut mess);
+    let ws = t.solution_built(&mut mess);
 
     // No container at all.
-    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "run"]);
     assert!(
         text_of(check(&r, "run.container"))
-            .contains("docker run -d -p 5000:5000 python-docker-app"),
+            .contains(&format!("docker run -d -p {publish} {image}")),
         "{r:#}"
     );
     assert_eq!(
@@ -203,64 +200,61 @@ fn the_run_step_diagnoses_ports_old_images_and_foreground_runs() {
         "the image itself is fine: {r:#}"
     );
 
-    // -p 8080:5000: the wrong host port.
-    mess.container("sre-lab-test-p8080");
+    // -p OTHER:5000: the wrong host port.
+    let wrong = t.spare_port();
+    let p_wrong = &t.name("pwrong");
+    mess.container(p_wrong);
     docker(&[
         "run",
         "-d",
         "--name",
-        "sre-lab-test-p8080",
+        p_wrong,
         "-p",
-        "8080:5000",
-        IMAGE,
+        &format!("{wrong}:5000"),
+        image,
     ]);
-    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "run"]);
     let c = check(&r, "run.ports");
     assert_eq!(c["status"], "fail", "{r:#}");
-    assert!(text_of(c).contains("host port 8080, not 5000"), "{c:#}");
-    docker(&["rm", "-f", "sre-lab-test-p8080"]);
+    assert!(
+        text_of(c).contains(&format!("host port {wrong}, not {}", t.port)),
+        "{c:#}"
+    );
+    docker(&["rm", "-f", p_wrong]);
 
     // No -p at all.
-    mess.container("sre-lab-test-nop");
-    docker(&["run", "-d", "--name", "sre-lab-test-nop", IMAGE]);
-    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    mess.container(&t.name("nop"));
+    docker(&["run", "-d", "--name", &t.name("nop"), image]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "run"]);
     assert!(
         text_of(check(&r, "run.ports")).contains("no published ports (no -p)"),
         "{r:#}"
     );
-    docker(&["rm", "-f", "sre-lab-test-nop"]);
+    docker(&["rm", "-f", &t.name("nop")]);
 
     // Run in the foreground, then Ctrl-C.
-    mess.container("sre-lab-test-fg");
+    mess.container(&t.name("fg"));
     let mut fg = Command::new("docker")
-        .args(["run", "--name", "sre-lab-test-fg", "-p", "5000:5000", IMAGE])
+        .args(["run", "--name", &t.name("fg"), "-p", &publish, image])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    wait_http(5000);
-    docker(&["kill", "--signal", "INT", "sre-lab-test-fg"]);
+    wait_http(t.port);
+    docker(&["kill", "--signal", "INT", &t.name("fg")]);
     let _ = fg.wait();
-    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "run"]);
     let c = check(&r, "run.container");
     assert_eq!(c["status"], "fail", "{r:#}");
     assert!(text_of(c).contains("in the foreground (no -d)"), "{c:#}");
-    docker(&["rm", "-f", "sre-lab-test-fg"]);
+    docker(&["rm", "-f", &t.name("fg")]);
 
     // A container from an older build, still running.
-    mess.container("sre-lab-test-old");
-    docker(&[
-        "run",
-        "-d",
-        "--name",
-        "sre-lab-test-old",
-        "-p",
-        "5000:5000",
-        IMAGE,
-    ]);
+    mess.container(&t.name("old"));
+    docker(&["run", "-d", "--name", &t.name("old"), "-p", &publish, image]);
     ws.edit("src/main.py", "Hello from", "Hi from");
-    build(&ws, IMAGE);
-    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    build(&ws, image);
+    let (r, _) = t.check_json(ws.path(), &["--step", "run"]);
     let c = check(&r, "run.container");
     assert!(text_of(c).contains("runs an older build"), "{c:#}");
 }
@@ -268,13 +262,15 @@ fn the_run_step_diagnoses_ports_old_images_and_foreground_runs() {
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn the_build_step_finds_misnamed_and_stale_images() {
-    let _lock = engine_lock();
+    let t = TestLab::new("buildstep");
+    let image = t.image.as_str();
     let mut mess = EngineMess::default();
-    let ws = Workspace::solution();
-    let _ = docker_raw(&["rmi", "-f", IMAGE], None);
-    mess.image("python-app");
-    build(&ws, "python-app");
-    let (r, code) = check_json(
+    let ws = t.solution();
+    let _ = docker_raw(&["rmi", "-f", image], None);
+    let misnamed = format!("{}-other", image);
+    mess.image(&misnamed);
+    build(&ws, &misnamed);
+    let (r, code) = t.check_json(
         ws.path(),
         &["--step", "build", "--step", "run", "--step", "tag"],
     );
@@ -282,21 +278,21 @@ fn the_build_step_finds_misnamed_and_stale_images() {
     let c = check(&r, "build.exists");
     assert_eq!(c["status"], "fail");
     assert!(
-        text_of(c).contains("python-app:latest"),
+        text_of(c).contains(&format!("{misnamed}:latest")),
         "names the image built under another name: {c:#}"
     );
     assert_eq!(status(&r, "run"), "skip", "{r:#}");
     assert_eq!(status(&r, "tag"), "skip", "{r:#}");
 
     // Built from a Dockerfile that has changed since.
-    mess.image(IMAGE);
-    build(&ws, IMAGE);
+    mess.image(image);
+    build(&ws, image);
     ws.edit(
         "Dockerfile",
         "ENV FLASK_ENV=development",
         "ENV FLASK_ENV=production",
     );
-    let (r, _) = check_json(ws.path(), &["--step", "build"]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "build"]);
     let c = check(&r, "build.config");
     assert_eq!(c["status"], "fail", "{r:#}");
     assert!(text_of(c).contains("FLASK_ENV=development"), "{c:#}");
@@ -305,14 +301,16 @@ fn the_build_step_finds_misnamed_and_stale_images() {
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn the_tag_and_push_steps_diagnose_learners_mistakes() {
-    let _lock = engine_lock();
+    let t = TestLab::new("tagpush");
+    let image = t.image.as_str();
     let mut mess = EngineMess::default();
-    let ws = solution_built(&mut mess);
+    let ws = t.solution_built(&mut mess);
 
     // No namespace.
-    mess.image("python-docker-app:v1");
-    docker(&["tag", IMAGE, "python-docker-app:v1"]);
-    let (r, _) = check_json(ws.path(), &["--step", "tag", "--step", "push"]);
+    let bare = &format!("{image}:v1");
+    mess.image(bare);
+    docker(&["tag", image, bare]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "tag", "--step", "push"]);
     assert!(
         text_of(check(&r, "tag.tag")).contains("has no namespace"),
         "{r:#}"
@@ -320,22 +318,24 @@ fn the_tag_and_push_steps_diagnose_learners_mistakes() {
     assert_eq!(status(&r, "push"), "skip");
 
     // A typo in the repository name.
-    docker(&["rmi", "python-docker-app:v1"]);
-    mess.image("localhost:5001/e2e/python-doker-app:v1");
-    docker(&["tag", IMAGE, "localhost:5001/e2e/python-doker-app:v1"]);
-    let (r, _) = check_json(ws.path(), &["--step", "tag"]);
+    docker(&["rmi", bare]);
+    // One letter dropped from the repository's name.
+    let typo = &format!("localhost:5001/e2e/{}:v1", image.replacen('a', "", 1));
+    mess.image(typo);
+    docker(&["tag", image, typo]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "tag"]);
     assert!(
         text_of(check(&r, "tag.tag")).contains("misspelled"),
         "{r:#}"
     );
 
     // Tagged, then rebuilt: the tag points at the old image.
-    let tag = "localhost:5001/e2e/python-docker-app:v1";
+    let tag = &format!("localhost:5001/e2e/{image}:v1");
     mess.image(tag);
-    docker(&["tag", IMAGE, tag]);
+    docker(&["tag", image, tag]);
     ws.edit("src/pattern.py", "BORDER = \"*\"", "BORDER = \"#\"");
-    build(&ws, IMAGE);
-    let (r, _) = check_json(ws.path(), &["--step", "tag"]);
+    build(&ws, image);
+    let (r, _) = t.check_json(ws.path(), &["--step", "tag"]);
     let c = check(&r, "tag.tag");
     assert_eq!(c["status"], "fail");
     assert!(
@@ -346,21 +346,21 @@ fn the_tag_and_push_steps_diagnose_learners_mistakes() {
     // Pushed, then rebuilt and re-tagged without pushing: the registry holds the older build.
     mess.pushed(tag);
     docker(&["push", tag]);
-    let (r, _) = check_json(ws.path(), &["--step", "push", "--image", tag]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "push", "--image", tag]);
     assert_eq!(status(&r, "push"), "pass", "{r:#}");
     ws.edit("src/pattern.py", "BORDER = \"#\"", "BORDER = \"=\"");
-    build(&ws, IMAGE);
-    docker(&["tag", IMAGE, tag]);
-    let (r, _) = check_json(ws.path(), &["--step", "push", "--image", tag]);
+    build(&ws, image);
+    docker(&["tag", image, tag]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "push", "--image", tag]);
     let c = check(&r, "push.registry");
     assert_eq!(c["status"], "fail", "{c:#}");
     assert!(text_of(c).contains("older build"), "{c:#}");
 
     // A registry that is not there.
-    let nowhere = "localhost:5999/e2e/python-docker-app:v1";
+    let nowhere = &format!("localhost:5999/e2e/{image}:v1");
     mess.image(nowhere);
-    docker(&["tag", IMAGE, nowhere]);
-    let (r, _) = check_json(ws.path(), &["--step", "push", "--image", nowhere]);
+    docker(&["tag", image, nowhere]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "push", "--image", nowhere]);
     let c = check(&r, "push.registry");
     assert_eq!(c["status"], "error", "{c:#}");
     assert!(text_of(c).contains("cannot be reached"), "{c:#}");
@@ -369,19 +369,14 @@ fn the_tag_and_push_steps_diagnose_learners_mistakes() {
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn compose_explains_port_5000_held_by_the_run_container() {
-    let _lock = engine_lock();
+    let t = TestLab::new("portholder");
+    let image = t.image.as_str();
+    let publish = t.publish();
     let mut mess = EngineMess::default();
-    let ws = solution_built(&mut mess);
-    mess.container("sre-lab-test-holder");
-    docker(&[
-        "run",
-        "-d",
-        "--name",
-        "sre-lab-test-holder",
-        "-p",
-        "5000:5000",
-        IMAGE,
-    ]);
+    let ws = t.solution_built(&mut mess);
+    let holder = &t.name("holder");
+    mess.container(holder);
+    docker(&["run", "-d", "--name", holder, "-p", &publish, image]);
     mess.compose(ws.path());
     let up = compose_cmd(ws.path())
         .args(["up", "--build", "-d"])
@@ -389,17 +384,17 @@ fn compose_explains_port_5000_held_by_the_run_container() {
         .unwrap();
     assert!(
         !up.status.success(),
-        "compose cannot bind 5000 while the run container holds it"
+        "compose cannot bind its port while the run container holds it"
     );
-    let (r, _) = check_json(ws.path(), &["--step", "compose"]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "compose"]);
     let c = check(&r, "compose.running");
     assert_eq!(c["status"], "fail", "{r:#}");
-    let t = text_of(c);
+    let text = text_of(c);
     assert!(
-        t.contains("already allocated") && t.contains("sre-lab-test-holder"),
-        "{t}"
+        text.contains("already allocated") && text.contains(holder.as_str()),
+        "{text}"
     );
-    assert!(t.contains("docker stop sre-lab-test-holder"), "{t}");
+    assert!(text.contains(&format!("docker stop {holder}")), "{text}");
 }
 
 #[test]
@@ -450,10 +445,10 @@ fn editable_mistakes_are_diagnosed() {
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn the_sample_app_tests_pass_on_python_3_9_inside_the_image() {
-    let _lock = engine_lock();
+    let t = TestLab::new("pytests");
     let mut mess = EngineMess::default();
-    let ws = Workspace::solution();
-    let tag = "sre-lab-test-sample-app";
+    let ws = t.solution();
+    let tag = t.image.as_str();
     mess.image(tag);
     build(&ws, tag);
     let out = docker_raw(
@@ -473,19 +468,21 @@ fn the_sample_app_tests_pass_on_python_3_9_inside_the_image() {
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn a_leftover_image_never_passes_a_new_workspace() {
-    let _lock = engine_lock();
+    let t = TestLab::new("leftover");
+    let image = t.image.as_str();
+    let publish = t.publish();
     let mut mess = EngineMess::default();
     // The last learner on this laptop built, ran, tagged and pushed.
-    let old = solution_built(&mut mess);
-    let run = "sre-lab-test-leftover";
+    let old = t.solution_built(&mut mess);
+    let run = &t.name("leftover");
     mess.container(run);
-    docker(&["run", "-d", "--name", run, "-p", "5000:5000", IMAGE]);
-    let tag = "localhost:5001/prev/python-docker-app:v1";
+    docker(&["run", "-d", "--name", run, "-p", &publish, image]);
+    let tag = &format!("localhost:5001/prev/{image}:v1");
     mess.image(tag);
     mess.pushed(tag);
-    docker(&["tag", IMAGE, tag]);
+    docker(&["tag", image, tag]);
     docker(&["push", tag]);
-    let (r, _) = check_json(
+    let (r, _) = t.check_json(
         old.path(),
         &[
             "--step", "build", "--step", "run", "--step", "tag", "--step", "push",
@@ -501,7 +498,7 @@ fn a_leftover_image_never_passes_a_new_workspace() {
 
     // A brand-new workspace with no Dockerfile: nothing of this was built from it.
     let new = Workspace::sample_app();
-    let (r, code) = check_json(
+    let (r, code) = t.check_json(
         new.path(),
         &[
             "--step", "build", "--step", "run", "--step", "tag", "--step", "push",
@@ -526,17 +523,17 @@ fn a_leftover_image_never_passes_a_new_workspace() {
     }
 
     // A new workspace whose Dockerfile is identical could have produced it: accepted.
-    let same = Workspace::solution();
-    let (r, _) = check_json(same.path(), &["--step", "build", "--step", "tag"]);
+    let same = t.solution();
+    let (r, _) = t.check_json(same.path(), &["--step", "build", "--step", "tag"]);
     assert_eq!(status(&r, "build"), "pass", "{r:#}");
     assert_eq!(status(&r, "tag"), "pass", "{r:#}");
 
     // A Dockerfile that builds but breaks a lesson rule (no EXPOSE): the dockerfile step
     // fails, and the steps on the image it built are still graded on their own.
-    let no_expose = Workspace::solution();
+    let no_expose = t.solution();
     no_expose.edit("Dockerfile", "EXPOSE 5000\n", "");
-    build(&no_expose, IMAGE);
-    let (r, _) = check_json(
+    build(&no_expose, image);
+    let (r, _) = t.check_json(
         no_expose.path(),
         &["--step", "dockerfile", "--step", "build", "--step", "run"],
     );
@@ -548,49 +545,51 @@ fn a_leftover_image_never_passes_a_new_workspace() {
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn the_run_step_grades_the_container_the_lab_asks_for_among_several() {
-    let _lock = engine_lock();
+    let t = TestLab::new("several");
+    let image = t.image.as_str();
+    let publish = t.publish();
     let mut mess = EngineMess::default();
-    let ws = solution_built(&mut mess);
-    // Newest first would pick the -p 8081 one; the documented order prefers the lab's mapping.
-    for (name, port) in [
-        ("sre-lab-test-right", "5000:5000"),
-        ("sre-lab-test-other", "8081:5000"),
-    ] {
+    let ws = t.solution_built(&mut mess);
+    // Newest first would pick the wrong -p one; the documented order prefers the lab's mapping.
+    let (right, other) = (t.name("right"), t.name("other"));
+    let wrong = t.spare_port();
+    for (name, port) in [(&right, publish.clone()), (&other, format!("{wrong}:5000"))] {
         mess.container(name);
-        docker(&["run", "-d", "--name", name, "-p", port, IMAGE]);
+        docker(&["run", "-d", "--name", name, "-p", &port, image]);
     }
-    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "run"]);
     assert_eq!(status(&r, "run"), "pass", "{r:#}");
     let c = check(&r, "run.container");
     assert!(
-        text_of(c).contains("sre-lab-test-right runs detached"),
+        text_of(c).contains(&format!("{right} runs detached")),
         "{c:#}"
     );
     assert!(
-        text_of(c).contains("the others: sre-lab-test-other"),
+        text_of(c).contains(&format!("the others: {other}")),
         "{c:#}"
     );
     // With only the wrong one left, it is graded and fails on its port.
-    docker(&["rm", "-f", "sre-lab-test-right"]);
-    let (r, _) = check_json(ws.path(), &["--step", "run"]);
+    docker(&["rm", "-f", &right]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "run"]);
     assert_diagnosis(
         &r,
         "run.ports",
-        &["host port 8081, not 5000"],
-        "only -p 8081",
+        &[&format!("host port {wrong}, not {}", t.port)],
+        "only the wrong -p",
     );
 }
 
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn compose_ports_from_variables_are_read_as_compose_reads_them() {
-    let _lock = engine_lock();
+    let t = TestLab::new("composevars");
+    let other = t.spare_port();
     let mut mess = EngineMess::default();
-    let ws = Workspace::solution();
+    let ws = t.solution();
     ws.edit(
         "docker-compose.yml",
-        "\"5000:5000\"",
-        "\"${PORT:-5000}:5000\"",
+        &format!("\"{}:5000\"", t.port),
+        &format!("\"${{PORT:-{}}}:5000\"", t.port),
     );
     mess.compose(ws.path());
     let up = || {
@@ -604,25 +603,28 @@ fn compose_ports_from_variables_are_read_as_compose_reads_them() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    // `up` with PORT=5050 in the workspace's .env: Compose publishes 5050, and so does the file.
-    ws.write(".env", "PORT=5050\n");
+    // `up` with another PORT in the workspace's .env: Compose publishes it, and so does the file.
+    ws.write(".env", &format!("PORT={other}\n"));
     up();
-    let (r, _) = check_json(ws.path(), &["--step", "compose"]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "compose"]);
     assert_diagnosis(
         &r,
         "compose.service",
-        &["does not publish 5000:5000", "5050:5000"],
-        ".env PORT=5050",
+        &[
+            &format!("does not publish {}:5000", t.port),
+            &format!("{other}:5000"),
+        ],
+        ".env PORT=other",
     );
-    // Without it, the default: 5000.
+    // Without it, the default: the lab's port.
     ws.remove(".env");
     up();
-    let (r, _) = check_json(ws.path(), &["--step", "compose"]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "compose"]);
     assert_eq!(status(&r, "compose"), "pass", "{r:#}");
-    // The file now reads 5050 in this shell, but the running service was made with 5000: the
-    // engine's bindings are what Compose did, and they win.
-    ws.write(".env", "PORT=5050\n");
-    let (r, _) = check_json(ws.path(), &["--step", "compose"]);
+    // The file now reads the other port in this shell, but the running service was made with
+    // the default: the engine's bindings are what Compose did, and they win.
+    ws.write(".env", &format!("PORT={other}\n"));
+    let (r, _) = t.check_json(ws.path(), &["--step", "compose"]);
     let c = check(&r, "compose.service");
     assert_eq!(c["status"], "pass", "{r:#}");
     assert!(
@@ -636,8 +638,9 @@ fn compose_ports_from_variables_are_read_as_compose_reads_them() {
 
 /// `lab check day11 --step run` with a verdict cache of its own (so nothing from earlier
 /// checks is reused unless the test means it to be).
-fn check_run_with_cache(ws: &Workspace, cache: &std::path::Path) -> serde_json::Value {
-    let out = lab()
+fn check_run_with_cache(t: &TestLab, ws: &Workspace, cache: &std::path::Path) -> serde_json::Value {
+    let out = t
+        .lab()
         .env("XDG_CACHE_HOME", cache)
         .args([
             "check", "day11", "--format", "json", "--step", "run", "--dir",
@@ -658,28 +661,30 @@ fn evidence(r: &serde_json::Value) -> String {
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn the_probe_reuses_evidence_only_when_it_proves_the_image() {
-    let _lock = engine_lock();
+    let t = TestLab::new("evidence");
+    let image = t.image.as_str();
+    let publish = t.publish();
     let mut mess = EngineMess::default();
-    let ws = solution_built(&mut mess);
+    let ws = t.solution_built(&mut mess);
     let fresh = || tempfile::tempdir().unwrap();
 
     // The learner's own container, run as built: no probe container is needed.
-    let c = "sre-lab-test-evidence";
+    let c = &t.name("evidence");
     mess.container(c);
-    docker(&["run", "-d", "--name", c, "-p", "5000:5000", IMAGE]);
-    wait_http(5000);
-    let r = check_run_with_cache(&ws, fresh().path());
+    docker(&["run", "-d", "--name", c, "-p", &publish, image]);
+    wait_http(t.port);
+    let r = check_run_with_cache(&t, &ws, fresh().path());
     assert_eq!(check(&r, "run.serves")["status"], "pass", "{r:#}");
     assert!(
-        evidence(&r).contains("the learner's own container sre-lab-test-evidence"),
+        evidence(&r).contains(&format!("the learner's own container {c}")),
         "{r:#}"
     );
 
     // A verdict is kept by image id: the next check reuses it, whatever runs now.
     let cache = fresh();
-    check_run_with_cache(&ws, cache.path());
+    check_run_with_cache(&t, &ws, cache.path());
     docker(&["rm", "-f", c]);
-    let r = check_run_with_cache(&ws, cache.path());
+    let r = check_run_with_cache(&t, &ws, cache.path());
     assert!(evidence(&r).contains("cached by image id"), "{r:#}");
 
     // Each way a running container proves something else: the probe runs as before.
@@ -688,7 +693,7 @@ fn the_probe_reuses_evidence_only_when_it_proves_the_image() {
         (
             "cmd",
             vec![
-                IMAGE,
+                image,
                 "gunicorn",
                 "--bind",
                 "0.0.0.0:5000",
@@ -698,24 +703,24 @@ fn the_probe_reuses_evidence_only_when_it_proves_the_image() {
             ],
         ),
         // `-e`: another environment.
-        ("env", vec!["-e", "FLASK_ENV=production", IMAGE]),
+        ("env", vec!["-e", "FLASK_ENV=production", image]),
         // `-v $PWD:/app`: the host's files, not the image's.
-        ("mount", vec!["-v", ws.path().to_str().unwrap(), IMAGE]),
+        ("mount", vec!["-v", ws.path().to_str().unwrap(), image]),
     ];
     for (what, args) in overrides {
-        let name = format!("sre-lab-test-override-{what}");
+        let name = t.name(&format!("override-{what}"));
         mess.container(&name);
-        let mut run = vec!["run", "-d", "--name", &name, "-p", "5000:5000"];
+        let mut run = vec!["run", "-d", "--name", &name, "-p", &publish];
         let mount;
         if what == "mount" {
             mount = format!("{}:/app", ws.path().display());
-            run.extend(["-v", &mount, IMAGE]);
+            run.extend(["-v", &mount, image]);
         } else {
             run.extend(args.iter().copied());
         }
         docker(&run);
-        wait_http(5000);
-        let r = check_run_with_cache(&ws, fresh().path());
+        wait_http(t.port);
+        let r = check_run_with_cache(&t, &ws, fresh().path());
         assert_eq!(check(&r, "run.serves")["status"], "pass", "{what}: {r:#}");
         assert!(
             evidence(&r).contains("a probe container lab started"),
@@ -725,12 +730,12 @@ fn the_probe_reuses_evidence_only_when_it_proves_the_image() {
     }
 
     // A container from an older build of the image: not evidence for the current one.
-    let old = "sre-lab-test-older";
+    let old = &t.name("older");
     mess.container(old);
-    docker(&["run", "-d", "--name", old, "-p", "5000:5000", IMAGE]);
+    docker(&["run", "-d", "--name", old, "-p", &publish, image]);
     ws.edit("src/main.py", "Hello from", "Hi from");
-    build(&ws, IMAGE);
-    let r = check_run_with_cache(&ws, fresh().path());
+    build(&ws, image);
+    let r = check_run_with_cache(&t, &ws, fresh().path());
     assert!(
         evidence(&r).contains("a probe container lab started"),
         "{r:#}"
@@ -738,7 +743,7 @@ fn the_probe_reuses_evidence_only_when_it_proves_the_image() {
     docker(&["rm", "-f", old]);
 
     // A container answering on the port from a different image: not evidence either.
-    let other = "sre-lab-test-other-image";
+    let other = &t.name("other-image");
     mess.container(other);
     docker(&[
         "run",
@@ -746,14 +751,14 @@ fn the_probe_reuses_evidence_only_when_it_proves_the_image() {
         "--name",
         other,
         "-p",
-        "5000:5000",
+        &publish,
         "python:3.9-slim",
         "python3",
         "-m",
         "http.server",
         "5000",
     ]);
-    let r = check_run_with_cache(&ws, fresh().path());
+    let r = check_run_with_cache(&t, &ws, fresh().path());
     assert!(
         evidence(&r).contains("a probe container lab started"),
         "{r:#}"
@@ -763,9 +768,10 @@ fn the_probe_reuses_evidence_only_when_it_proves_the_image() {
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn the_optional_steps_are_graded_when_asked_and_never_change_the_core_verdict() {
-    let _lock = engine_lock();
+    let t = TestLab::new("optional");
+    let image = t.image.as_str();
     let mut mess = EngineMess::default();
-    let ws = solution_built(&mut mess);
+    let ws = t.solution_built(&mut mess);
     let ids = |r: &serde_json::Value| -> Vec<String> {
         r["steps"]
             .as_array()
@@ -776,7 +782,7 @@ fn the_optional_steps_are_graded_when_asked_and_never_change_the_core_verdict() 
     };
 
     // Plain `lab check`: the seven core steps only.
-    let (r, _) = check_json(ws.path(), &[]);
+    let (r, _) = t.check_json(ws.path(), &[]);
     assert_eq!(
         ids(&r),
         [
@@ -792,7 +798,7 @@ fn the_optional_steps_are_graded_when_asked_and_never_change_the_core_verdict() 
     assert_eq!(r["summary"]["total"], 7);
 
     // Named, they are graded (and count: the lesson's image has neither).
-    let (r, code) = check_json(ws.path(), &["--step", "nonroot", "--step", "healthcheck"]);
+    let (r, code) = t.check_json(ws.path(), &["--step", "nonroot", "--step", "healthcheck"]);
     assert_eq!(code, 1);
     assert_diagnosis(
         &r,
@@ -813,9 +819,10 @@ fn the_optional_steps_are_graded_when_asked_and_never_change_the_core_verdict() 
     );
 
     // `--optional`: they come along, marked optional, outside the summary and the verdict.
-    let (r, _) = check_json(ws.path(), &["--step", "dockerfile", "--optional"]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "dockerfile", "--optional"]);
     assert_eq!(ids(&r), ["dockerfile"], "--step wins over --optional");
-    let out = lab()
+    let out = t
+        .lab()
         .args(["check", "day11", "--format", "json", "--optional", "--dir"])
         .arg(ws.path())
         .output()
@@ -830,8 +837,8 @@ fn the_optional_steps_are_graded_when_asked_and_never_change_the_core_verdict() 
         std::fs::read_to_string(repo().join("labs/day11/solution/going-further/Dockerfile"))
             .unwrap();
     ws.write("Dockerfile", &better);
-    build(&ws, IMAGE);
-    let (r, code) = check_json(ws.path(), &["--step", "nonroot", "--step", "healthcheck"]);
+    build(&ws, image);
+    let (r, code) = t.check_json(ws.path(), &["--step", "nonroot", "--step", "healthcheck"]);
     assert_eq!(code, 0, "{r:#}");
     assert!(
         text_of(check(&r, "nonroot.user")).contains("uid 1000"),
@@ -857,8 +864,8 @@ fn the_optional_steps_are_graded_when_asked_and_never_change_the_core_verdict() 
     ];
     for (dockerfile, id, words) in wrong {
         ws.write("Dockerfile", &dockerfile);
-        build(&ws, IMAGE);
-        let (r, _) = check_json(ws.path(), &["--step", "nonroot", "--step", "healthcheck"]);
+        build(&ws, image);
+        let (r, _) = t.check_json(ws.path(), &["--step", "nonroot", "--step", "healthcheck"]);
         assert_diagnosis(&r, id, &[words], words);
     }
 }
@@ -866,11 +873,13 @@ fn the_optional_steps_are_graded_when_asked_and_never_change_the_core_verdict() 
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn the_devloop_step_proves_a_live_edit_on_a_copy_and_never_touches_the_workspace() {
-    let _lock = engine_lock();
+    let t = TestLab::new("devloop");
+    let image = t.image.as_str();
+    let dev_port = format!("{}:5000", t.spare_port());
     let mut mess = EngineMess::default();
-    let ws = solution_built(&mut mess);
+    let ws = t.solution_built(&mut mess);
     let before = ws.read("src/main.py");
-    let grade = || check_json(ws.path(), &["--step", "devloop"]).0;
+    let grade = || t.check_json(ws.path(), &["--step", "devloop"]).0;
 
     // No development container at all.
     assert_diagnosis(
@@ -881,19 +890,11 @@ fn the_devloop_step_proves_a_live_edit_on_a_copy_and_never_touches_the_workspace
     );
 
     // Mounted, but no --reload: found, graded, and the edit does not show.
-    let dev = "sre-lab-test-dev";
+    let dev = &t.name("dev");
     mess.container(dev);
     let mount = format!("{}:/app", ws.path().display());
     docker(&[
-        "run",
-        "-d",
-        "--name",
-        dev,
-        "-p",
-        "5050:5000",
-        "-v",
-        &mount,
-        IMAGE,
+        "run", "-d", "--name", dev, "-p", &dev_port, "-v", &mount, image,
     ]);
     assert_diagnosis(
         &grade(),
@@ -911,10 +912,10 @@ fn the_devloop_step_proves_a_live_edit_on_a_copy_and_never_touches_the_workspace
         "--name",
         dev,
         "-p",
-        "5050:5000",
+        &dev_port,
         "-v",
         &elsewhere,
-        IMAGE,
+        image,
         "gunicorn",
         "--reload",
         "--bind",
@@ -936,10 +937,10 @@ fn the_devloop_step_proves_a_live_edit_on_a_copy_and_never_touches_the_workspace
         "--name",
         dev,
         "-p",
-        "5050:5000",
+        &dev_port,
         "-v",
         &mount,
-        IMAGE,
+        image,
         "gunicorn",
         "--reload",
         "--bind",

@@ -90,6 +90,15 @@ fn process_alive(pid: i32) -> bool {
     ok || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// Whether a container's owner label names another `lab` run that is still alive (its probe
+/// is that run's to remove: `lab reset` leaves it alone while a `lab watch` is probing).
+pub fn owned_by_a_live_run(labels: &std::collections::HashMap<String, String>) -> bool {
+    labels
+        .get(OWNER_LABEL)
+        .and_then(|p| p.parse::<i32>().ok())
+        .is_some_and(|p| p != std::process::id() as i32 && process_alive(p))
+}
+
 /// Remove probe containers left by `lab` runs that no longer exist.
 pub async fn sweep_orphans(engine: &dyn Engine) {
     let Ok(list) = engine.containers().await else {

@@ -79,8 +79,9 @@ pub fn require_test_engine() {
     );
 }
 
-/// Tests that change the engine's state (the lab's fixed image name, port 5000) take this
-/// lock, so they never overlap. They run against the private test engine only.
+/// Tests that play the lesson's literal commands (the image name `python-docker-app`, port
+/// 5000) take this lock, so they never overlap one another. Grader tests use a [`TestLab`]
+/// instead and need no lock.
 pub fn engine_lock() -> MutexGuard<'static, ()> {
     require_test_engine();
     static LOCK: Mutex<()> = Mutex::new(());
@@ -90,6 +91,159 @@ pub fn engine_lock() -> MutexGuard<'static, ()> {
         "port 5000 is in use in the test engine's network namespace; a test left something behind"
     );
     guard
+}
+
+/// A copy of the Day-11 lab whose image name, host port and registry repository are this
+/// test's own, so grader tests run side by side (and beside a running lab) without sharing a
+/// name or a port; it also proves that those parameters really drive the checks.
+///
+/// The lesson's literal commands (`-p 5000:5000`, `python-docker-app`) are played by the
+/// README, book and kit tests, which take [`engine_lock`] instead.
+pub struct TestLab {
+    dir: tempfile::TempDir,
+    /// The image repository the checks look for (instead of `python-docker-app`).
+    pub image: String,
+    /// The host port the run and compose steps expect (instead of 5000).
+    pub port: u16,
+}
+
+/// Host ports handed to test labs: each distinct, none the lesson's 5000 or the registry's 5001.
+static NEXT_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(15_000);
+
+/// Words used for test labs' images, so no two overlap; tag's "misspelled" diagnosis matches
+/// names within 3 edits, so a lab's word must be further than that from every other's.
+static WORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+impl TestLab {
+    /// A lab copy whose image is `<word>-app`; `word` must be unique among the tests.
+    pub fn new(word: &str) -> TestLab {
+        require_test_engine();
+        let image = format!("{word}-app");
+        {
+            let mut words = WORDS.lock().unwrap_or_else(|e| e.into_inner());
+            for w in words.iter() {
+                assert!(
+                    lab::reference::edit_distance(w, &image) > 3,
+                    "test lab images {w} and {image} are too alike: the tag check would call one a misspelling of the other"
+                );
+            }
+            words.push(image.clone());
+        }
+        let port = NEXT_PORT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = tempfile::Builder::new()
+            .prefix("lab-testlab-")
+            .tempdir()
+            .unwrap();
+        let to = dir.path().join("day11");
+        copy_tree(&repo().join("labs/day11"), &to);
+        let toml = std::fs::read_to_string(to.join("lab.toml")).unwrap();
+        let mut changed = toml.clone();
+        for (from, into) in [
+            (
+                "\"python-docker-app:latest\"".to_string(),
+                format!("\"{image}:latest\""),
+            ),
+            (
+                "repository = \"python-docker-app\"".to_string(),
+                format!("repository = \"{image}\""),
+            ),
+            (
+                "host_port = 5000".to_string(),
+                format!("host_port = {port}"),
+            ),
+        ] {
+            assert!(changed.contains(&from), "lab.toml lost {from}");
+            changed = changed.replace(&from, &into);
+        }
+        // The workspace is the repository's sample app, wherever this copy lives.
+        changed = changed.replace(
+            "workspace = \"../../sample-app\"",
+            &format!(
+                "workspace = {:?}",
+                repo().join("sample-app").display().to_string()
+            ),
+        );
+        std::fs::write(to.join("lab.toml"), changed).unwrap();
+        TestLab { dir, image, port }
+    }
+    /// Another host port no other test uses (for the wrong `-p` a test plays).
+    pub fn spare_port(&self) -> u16 {
+        NEXT_PORT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+    /// A container name of this test's own.
+    pub fn name(&self, what: &str) -> String {
+        format!("{}-{what}", self.image)
+    }
+    /// `-p PORT:5000` with this lab's host port.
+    pub fn publish(&self) -> String {
+        format!("{}:5000", self.port)
+    }
+    /// The sample app and solution, built as this lab's image.
+    pub fn solution_built(&self, mess: &mut EngineMess) -> Workspace {
+        let ws = self.solution();
+        mess.image(&self.image);
+        build(&ws, &self.image);
+        ws
+    }
+    /// The directory to pass as `--labs` / `LAB_LABS_DIR`.
+    pub fn labs(&self) -> &Path {
+        self.dir.path()
+    }
+    /// `IMAGE:latest`.
+    pub fn latest(&self) -> String {
+        format!("{}:latest", self.image)
+    }
+    /// `lab` reading this lab copy.
+    pub fn lab(&self) -> assert_cmd::Command {
+        let mut c = lab();
+        c.env("LAB_LABS_DIR", self.labs());
+        c
+    }
+    /// `lab_command()` reading this lab copy.
+    pub fn lab_command(&self) -> Command {
+        let mut c = lab_command();
+        c.env("LAB_LABS_DIR", self.labs());
+        c
+    }
+    /// The sample app plus the reference solution, its compose file publishing this lab's
+    /// port, and a file of the test's own so its builds never share an image id with another
+    /// test's (the grader rightly treats one image id as one image, whatever its names).
+    pub fn solution(&self) -> Workspace {
+        let ws = Workspace::solution();
+        ws.edit(
+            "docker-compose.yml",
+            "\"5000:5000\"",
+            &format!("\"{}:5000\"", self.port),
+        );
+        ws.write("e2e-test-lab.txt", &self.image);
+        ws
+    }
+    /// The sample app without the learner's files, with this test's own file (see `solution`).
+    pub fn sample_app(&self) -> Workspace {
+        let ws = Workspace::sample_app();
+        ws.write("e2e-test-lab.txt", &self.image);
+        ws
+    }
+    /// `lab check day11 --format json` with this lab copy.
+    pub fn check_json(&self, ws: &Path, args: &[&str]) -> (Value, i32) {
+        check_json_with(self.lab(), ws, args)
+    }
+    /// Probe containers of this lab's images (other tests' probes may be running).
+    pub fn probes(&self) -> Vec<String> {
+        docker(&[
+            "ps",
+            "-a",
+            "--filter",
+            "label=org.sre-lab.probe",
+            "--format",
+            "{{.ID}} {{.Image}}",
+        ])
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, img)| img.split(':').next() == Some(self.image.as_str()))
+        .map(|(id, _)| id.to_string())
+        .collect()
+    }
 }
 
 /// A learner's workspace in a temporary directory.
@@ -146,7 +300,11 @@ impl Workspace {
 
 /// Run `lab check day11 --format json` in a workspace; returns the report and the exit code.
 pub fn check_json(ws: &Path, args: &[&str]) -> (Value, i32) {
-    let out = lab()
+    check_json_with(lab(), ws, args)
+}
+
+fn check_json_with(mut lab: assert_cmd::Command, ws: &Path, args: &[&str]) -> (Value, i32) {
+    let out = lab
         .args(["check", "day11", "--format", "json", "--dir"])
         .arg(ws)
         .args(args)
@@ -322,34 +480,16 @@ impl Venv {
     }
 }
 
-/// Removes, on drop, what a test made in the engine: containers, compose projects, image tags,
-/// registry manifests, and every image created since the guard was made (rebuilds leave
-/// untagged images behind). Runs even when the test panics. Make it after `engine_lock()`.
+/// Removes, on drop, what a test made in the engine: containers, compose projects, image tags
+/// and registry manifests. Runs even when the test panics. (The untagged images rebuilds leave
+/// are pruned when the test engine stops: while tests run side by side, a fresh layer of
+/// another test's build looks just like one.)
+#[derive(Default)]
 pub struct EngineMess {
-    images_before: Vec<String>,
     containers: Vec<String>,
     images: Vec<String>,
     compose_dirs: Vec<PathBuf>,
     registry_refs: Vec<String>,
-}
-
-fn image_ids() -> Vec<String> {
-    String::from_utf8_lossy(&docker_raw(&["images", "-aq", "--no-trunc"], None).stdout)
-        .split_whitespace()
-        .map(String::from)
-        .collect()
-}
-
-impl Default for EngineMess {
-    fn default() -> Self {
-        EngineMess {
-            images_before: image_ids(),
-            containers: vec![],
-            images: vec![],
-            compose_dirs: vec![],
-            registry_refs: vec![],
-        }
-    }
 }
 
 impl EngineMess {
@@ -381,11 +521,6 @@ impl Drop for EngineMess {
         }
         for i in &self.images {
             let _ = docker_raw(&["rmi", "-f", i], None);
-        }
-        for id in image_ids() {
-            if !self.images_before.contains(&id) {
-                let _ = docker_raw(&["rmi", "-f", &id], None);
-            }
         }
     }
 }

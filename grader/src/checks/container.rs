@@ -11,7 +11,10 @@ use std::collections::HashMap;
 use super::image::short_id;
 use super::probe::diagnose;
 use super::{engine_error, probe_container, Ctx};
-use crate::engine::{compose_label, Container, ContainerState, ContainerSummary, PROBE_LABEL};
+use crate::engine::{
+    compose_label, Container, ContainerState, ContainerSummary, Engine, PROBE_LABEL,
+};
+use crate::reference::Reference;
 use crate::http::{host_port_taken, matches_expectation};
 use crate::lab::HttpExpect;
 use crate::report::CheckResult;
@@ -65,6 +68,25 @@ fn is_compose(c: &ContainerSummary) -> bool {
     c.labels.contains_key(compose_label::PROJECT)
 }
 
+/// Whether a running Compose container publishes `host_port`: then the run step's container
+/// is rightly stopped, since only one process can hold the port. (Another project's Compose
+/// service, on another port, is no reason.)
+async fn compose_holds(engine: &dyn Engine, all: &[ContainerSummary], host_port: u16) -> bool {
+    let port = host_port.to_string();
+    for c in all
+        .iter()
+        .filter(|c| is_compose(c) && c.state == ContainerState::Running)
+        .take(20)
+    {
+        if let Ok(Some(full)) = engine.container(&c.id).await {
+            if full.published.values().flatten().any(|(_, p)| *p == port) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Grade the learner's own `docker run`.
 pub async fn check(
     ctx: &Ctx,
@@ -102,14 +124,17 @@ pub async fn check(
             continue;
         }
         if !older_builds.contains_key(&c.image_id) {
-            let same = matches!(engine.image(&c.image_id).await, Ok(Some(i)) if !i.cmd.is_empty() && i.cmd == app.cmd && i.working_dir == app.working_dir);
+            // An image that still carries another repository's name is that repository's
+            // image, however alike its config (another project served by gunicorn).
+            let same = matches!(engine.image(&c.image_id).await, Ok(Some(i))
+                if !i.cmd.is_empty() && i.cmd == app.cmd && i.working_dir == app.working_dir
+                    && i.repo_tags.iter().all(|t| t == "<none>:<none>" || Reference::parse(t).name() == Reference::parse(repo).name()));
             older_builds.insert(c.image_id.clone(), same);
         }
         if older_builds[&c.image_id] {
             mine.push(c);
         }
     }
-    let compose_holds_port = all.iter().any(|c| is_compose(c) && c.state == ContainerState::Running);
     let run_cmd = format!("docker run -d -p {host_port}:{port} {repo}");
 
     // When several containers could be the learner's answer, choose in a fixed, documented
@@ -233,7 +258,7 @@ pub async fn check(
         return note(out);
     }
     if !c.running {
-        if compose_holds_port && c.exit_code != 127 {
+        if c.exit_code != 127 && compose_holds(engine.as_ref(), &all, host_port).await {
             out.push(CheckResult::pass(&id, format!("container {name} was run detached and is stopped now: the compose service holds port {host_port}, as it should")));
             return note(out);
         }

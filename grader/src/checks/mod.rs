@@ -596,4 +596,81 @@ mod tests {
         );
         assert_eq!(r[0].expected.as_deref(), Some("new"));
     }
+
+    #[tokio::test]
+    async fn another_projects_image_is_not_an_older_build_and_its_compose_port_is_not_ours() {
+        let fake = FakeEngine::default();
+        fake.add_image(app_image("sha256:aaa", &["python-docker-app:latest"]));
+        // Another project, served the same way (same CMD and WORKDIR), under its own name.
+        fake.add_image(app_image("sha256:bbb", &["other-app:latest"]));
+        fake.containers.lock().unwrap().push(Container {
+            id: "theirs".into(),
+            name: "theirs".into(),
+            image_id: "sha256:bbb".into(),
+            status: crate::engine::ContainerState::Running,
+            running: true,
+            ..Container::default()
+        });
+        let grade = |fake| async move {
+            let r = container::check(
+                &ctx(fake, &workspace()),
+                "run",
+                "python-docker-app:latest",
+                5000,
+                5000,
+                &http(),
+            )
+            .await;
+            r.into_iter().find(|c| c.id == "run.container").unwrap()
+        };
+        let c = grade(fake).await;
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert!(c.message.contains("no container was created"), "{c:?}");
+
+        // Our container stopped; a Compose service runs, but on another host port.
+        let fake = FakeEngine::default();
+        fake.add_image(app_image("sha256:aaa", &["python-docker-app:latest"]));
+        let compose_on = |port: &str| Container {
+            id: "svc".into(),
+            name: "proj-web-1".into(),
+            image_id: "sha256:ccc".into(),
+            status: crate::engine::ContainerState::Running,
+            running: true,
+            published: BTreeMap::from([(
+                "5000/tcp".to_string(),
+                vec![("0.0.0.0".to_string(), port.to_string())],
+            )]),
+            labels: std::collections::HashMap::from([(
+                crate::engine::compose_label::PROJECT.to_string(),
+                "proj".to_string(),
+            )]),
+            ..Container::default()
+        };
+        let ours = Container {
+            id: "web".into(),
+            name: "web".into(),
+            image_id: "sha256:aaa".into(),
+            status: crate::engine::ContainerState::Exited,
+            ..Container::default()
+        };
+        fake.containers
+            .lock()
+            .unwrap()
+            .extend([ours.clone(), compose_on("8000")]);
+        let c = grade(fake).await;
+        assert!(!c.message.contains("compose service holds"), "{c:?}");
+        // The same with the service on the lab's port: stopping the run container was right.
+        let fake = FakeEngine::default();
+        fake.add_image(app_image("sha256:aaa", &["python-docker-app:latest"]));
+        fake.containers
+            .lock()
+            .unwrap()
+            .extend([ours, compose_on("5000")]);
+        let c = grade(fake).await;
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert!(
+            c.message.contains("compose service holds port 5000"),
+            "{c:?}"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! What the lab made is decided from the lab's own data: the images its checks name (and every
 //! tag of the same repository, in any namespace or registry), containers created from those
 //! images, the workspace's Compose project (its containers, networks and the images it built),
-//! the grader's probe containers, and the repository's tags in local registries. Everything is
+//! the grader's probe containers (except those of a `lab` run still going), and the repository's tags in local registries. Everything is
 //! listed first; nothing is removed without `--yes` or a "y" at the prompt.
 
 use std::collections::BTreeSet;
@@ -11,6 +11,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use super::{connect, load_lab};
+use crate::cleanup::owned_by_a_live_run;
 use crate::engine::{compose_label, Engine, PROBE_LABEL};
 use crate::error::{Error, Result};
 use crate::exit;
@@ -74,7 +75,8 @@ pub async fn plan(
             _ => false,
         };
         let why = if c.labels.contains_key(PROBE_LABEL) {
-            Some("a grader probe".to_string())
+            // A probe of a `lab` run that is still going is that run's to remove.
+            (!owned_by_a_live_run(&c.labels)).then(|| "a grader probe".to_string())
         } else if in_workspace {
             if let Some(project) = c.labels.get(compose_label::PROJECT) {
                 projects.insert(project.clone());
@@ -183,5 +185,44 @@ pub async fn run(lab_id: &str, dir: &DirArg, yes: bool) -> Result {
     } else {
         println!("Removed.");
         Ok(exit::PASSED)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use crate::engine::fake::FakeEngine;
+    use crate::engine::{Container, OWNER_LABEL, PROBE_LABEL};
+
+    fn probe(id: &str, owner: &str) -> Container {
+        Container {
+            id: id.into(),
+            name: id.into(),
+            labels: HashMap::from([
+                (PROBE_LABEL.to_string(), "true".to_string()),
+                (OWNER_LABEL.to_string(), owner.to_string()),
+            ]),
+            ..Container::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn reset_leaves_the_probes_of_a_lab_run_still_going() {
+        let lab = crate::lab::Lab::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs"),
+            "day11",
+        )
+        .unwrap();
+        let fake = FakeEngine::default();
+        // pid 1 is always alive; no process has the largest pid Linux allows plus one.
+        fake.containers.lock().unwrap().extend([
+            probe("live", "1"),
+            probe("orphan", "4194305"),
+            probe("mine", &std::process::id().to_string()),
+        ]);
+        let p = super::plan(&fake, &lab, None).await.unwrap();
+        let ids: Vec<&str> = p.containers.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["orphan", "mine"]);
     }
 }
