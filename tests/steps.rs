@@ -368,7 +368,7 @@ fn the_tag_and_push_steps_diagnose_learners_mistakes() {
 
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
-fn compose_explains_port_5000_held_by_the_run_container() {
+fn compose_explains_the_port_held_by_the_run_container() {
     let t = TestLab::new("portholder");
     let image = t.image.as_str();
     let publish = t.publish();
