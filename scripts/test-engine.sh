@@ -173,6 +173,8 @@ stop() {
   iptables -D FORWARD -o "$VETH_HOST" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT 2>/dev/null || true
   if [ -e "/var/run/netns/$NS" ]; then ip netns delete "$NS"; fi
   ip link delete "$VETH_HOST" 2>/dev/null || true
+  # Podman's storage stays mounted over its overlay directory after the service ends.
+  if grep -q " $D/podman/root/overlay " /proc/mounts; then umount "$D/podman/root/overlay" 2>/dev/null || true; fi
   say "stopped (data kept in $D)"
 }
 

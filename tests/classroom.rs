@@ -353,6 +353,37 @@ fn three_learners_reach_the_room_and_the_exports_follow() {
     other["lab"] = "day12".into();
     let (c, _, b) = post(&other.to_string());
     assert!(c == 400 && b.contains("runs lab day11"), "{c} {b}");
+    // A step of a newer version of the lab is stored but not shown; a malformed step id, or a
+    // flood of made-up ones, is refused.
+    let with_step = |id: &str| {
+        let mut s = report["steps"][0].clone();
+        s["id"] = id.into();
+        s
+    };
+    let mut newer = report.clone();
+    newer["steps"] = vec![with_step("dockerfile"), with_step("day11-extra")].into();
+    let (c, _, b) = post(&newer.to_string());
+    assert!(c == 200 && b.contains("\"stored_steps\":2"), "{c} {b}");
+    let ana = learner(&get_json(&server, "/api/v1/room"), "Ana").clone();
+    assert!(ana["steps"].get("dockerfile").is_some(), "{ana:#}");
+    assert!(ana["steps"].get("day11-extra").is_none(), "{ana:#}");
+    let mut bad_id = report.clone();
+    bad_id["steps"] = vec![with_step("<b>Dockerfile</b>")].into();
+    let (c, _, b) = post(&bad_id.to_string());
+    assert!(
+        c == 400 && b.contains("unknown step") && b.contains("a-z, 0-9"),
+        "{c} {b}"
+    );
+    let mut flood = report.clone();
+    flood["steps"] = (0..40)
+        .map(|i| with_step(&format!("made-up-{i}")))
+        .collect::<Vec<_>>()
+        .into();
+    let (c, _, b) = post(&flood.to_string());
+    assert!(
+        c == 400 && b.contains("40 steps that lab day11 does not know"),
+        "{c} {b}"
+    );
     let (c, _, _) = post(&format!("{{\"pad\": \"{}\"}}", "x".repeat(300 * 1024)));
     assert_eq!(c, 413);
     let (c, _, _) = http(

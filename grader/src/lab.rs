@@ -126,6 +126,17 @@ impl Step {
     }
 }
 
+/// What a step id may be, said where one is refused.
+pub const STEP_ID_RULE: &str = "must be 1 to 64 characters of a-z, 0-9, `-` and `_`";
+
+/// Whether `id` is a well-formed step id (the room refuses reports with others).
+pub fn is_step_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
 impl Lab {
     /// Parse and validate a lab from its TOML text. `path` is only used in messages.
     pub fn parse(path: &Path, text: &str) -> Result<Lab, LabError> {
@@ -158,6 +169,9 @@ impl Lab {
             let here = format!("step[{i}] (id = {:?})", step.id);
             if step.id.trim().is_empty() {
                 return Err(err(format!("{here}: `id` is empty")));
+            }
+            if !is_step_id(&step.id) {
+                return Err(err(format!("{here}: `id` {STEP_ID_RULE}")));
             }
             if !seen.insert(step.id.as_str()) {
                 return Err(err(format!("{here}: duplicate step id {:?}", step.id)));
@@ -388,6 +402,16 @@ hints = ["a nudge"]
 solution = { why = "because" }
 checks = [{ kind = "push", repository = "r", tag = "v1" }]
 "#;
+
+    #[test]
+    fn step_ids_are_short_lowercase_words() {
+        for ok in ["dockerfile", "day11-extra", "step_2", &"a".repeat(64)] {
+            assert!(is_step_id(ok), "{ok}");
+        }
+        for bad in ["", "Dockerfile", "a b", "<b>x</b>", "é", &"a".repeat(65)] {
+            assert!(!is_step_id(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn the_shipped_day11_lab_loads() {

@@ -46,7 +46,7 @@ address (1 a second, bursts of 10), answered with 429 and `Retry-After`.
 | method and path | who | body | answer |
 |---|---|---|---|
 | `POST /api/v1/join` | anyone with the join code | `{"code", "name"}` (name: 1-64 printable characters) | `{"learner_id", "token"}`; 403 wrong code; 409 the name is taken |
-| `POST /api/v1/reports` | a learner | a `lab check --format json` report, as it is (`schema_version` 1) | `{"stored_steps": N}`: steps older than what the room has (by `generated_at`) are not stored; 400 for bad JSON, another schema version, another lab, or no `generated_at` |
+| `POST /api/v1/reports` | a learner | a `lab check --format json` report, as it is (`schema_version` 1) | `{"stored_steps": N}`: steps older than what the room has (by `generated_at`) are not stored; 400 for bad JSON, another schema version, another lab, no `generated_at`, a malformed step id, or more than 32 steps the lab does not know (fewer are stored but not shown) |
 | `POST /api/v1/heartbeat` | a learner | none | 204; the learner is online (seen in the last 2 minutes) |
 | `POST /api/v1/leave` | a learner | none | 204; the results stay, marked as left |
 | `GET /api/v1/room` | the instructor | | `{"lab", "learners": [{"id", "name", "online", "left", "updated_at", "steps": {"<step id>": "pass\|fail\|warn\|skip\|error\|not started"}, "score", "max_score", "bonus", "current", "in_current", ...}], "stuck": [{"check", "learners", "since", "message", "hint", "book"}], "steps": [...]}` |
@@ -60,6 +60,9 @@ Consumers must ignore fields they do not know: fields are added without a versio
 
 /// The largest request body (a report is a few KiB; checks' details are capped).
 pub const MAX_BODY: usize = 256 * 1024;
+/// Steps a report may carry that the room's lab does not know (a newer lab's steps are kept;
+/// thousands of made-up ones are not).
+pub const MAX_FOREIGN_STEPS: usize = 32;
 /// Seen within this many seconds: online. A quiet `lab watch` heartbeats every minute.
 pub const ONLINE_SECS: i64 = 120;
 /// The cookie that carries the instructor's token for the dashboard's pages.
@@ -635,6 +638,32 @@ async fn post_report(
         return Err(err(
             StatusCode::BAD_REQUEST,
             "generated_at must be an RFC 3339 time; update lab",
+        ));
+    }
+    // A step id from a newer version of the lab is stored but not shown; a malformed one, or a
+    // flood of ids the lab does not know, is refused.
+    if let Some(bad) = report.steps.iter().find(|s| !crate::lab::is_step_id(&s.id)) {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "unknown step {:?}: a step id {}",
+                crate::bounded::escape_control(&bad.id.chars().take(80).collect::<String>()),
+                crate::lab::STEP_ID_RULE
+            ),
+        ));
+    }
+    let foreign = report
+        .steps
+        .iter()
+        .filter(|s| !room.lab.steps.iter().any(|l| l.id == s.id))
+        .count();
+    if foreign > MAX_FOREIGN_STEPS {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{foreign} steps that lab {} does not know (at most {MAX_FOREIGN_STEPS}): update lab, or check that this is the room for your lab",
+                room.lab.id
+            ),
         ));
     }
     let stored = {
