@@ -440,6 +440,43 @@ fn editable_mistakes_are_diagnosed() {
         text_of(check(&r, "editable.installed")).contains("chosen by ./.venv"),
         "{r:#}"
     );
+    // The live proof is kept while nothing it stands on changes...
+    let evidence = |r: &serde_json::Value| {
+        check(r, "editable.serves")["evidence"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (r, _) = check_json(ws.path(), &["--step", "editable"]);
+    assert!(evidence(&r).contains("cached"), "{r:#}");
+    // ...and runs again when the code changes: an app that no longer imports fails.
+    ws.edit(
+        "src/main.py",
+        "from flask import",
+        "from flask import NoSuchThing,",
+    );
+    let (r, code) = check_json(ws.path(), &["--step", "editable"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(check(&r, "editable.serves")["status"], "fail", "{r:#}");
+    // ...and when the environment changes: Flask uninstalled (the workspace is as it was).
+    ws.edit(
+        "src/main.py",
+        "from flask import NoSuchThing,",
+        "from flask import",
+    );
+    let (r, _) = check_json(ws.path(), &["--step", "editable"]);
+    assert!(
+        !evidence(&r).contains("cached"),
+        "the edit was undone, the proof reran: {r:#}"
+    );
+    let out = Command::new(venv.python())
+        .args(["-m", "pip", "uninstall", "-y", "-q", "flask"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (r, code) = check_json(ws.path(), &["--step", "editable"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(check(&r, "editable.serves")["status"], "fail", "{r:#}");
 }
 
 #[test]

@@ -126,6 +126,14 @@ impl Cache {
 
     /// A passing probe for `key`, reported with where it came from.
     pub fn probe(&self, key: &str) -> Option<CheckResult> {
+        self.verdict(
+            key,
+            "cached by image id: what an image id holds never changes",
+        )
+    }
+
+    /// A pass stored for `key`, its evidence followed by `why` it still holds.
+    pub fn verdict(&self, key: &str, why: &str) -> Option<CheckResult> {
         if let Some(hit) = self.probes.lock().ok()?.get(key).cloned() {
             return Some(hit);
         }
@@ -137,9 +145,7 @@ impl Cache {
                 .evidence
                 .clone()
                 .unwrap_or_else(|| "an earlier probe".into());
-            let r = result.evidence(format!(
-                "{was} (cached by image id: what an image id holds never changes)"
-            ));
+            let r = result.evidence(format!("{was} ({why})"));
             if let Ok(mut m) = self.probes.lock() {
                 m.insert(key.to_string(), r.clone());
             }

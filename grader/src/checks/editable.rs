@@ -23,8 +23,9 @@ pub const DOC: &str = "What it checks, in the learner's Python (`--python`, else
 says `\"dir_info\": {\"editable\": true}` and points at this workspace; the app's module \
 resolves to the workspace's file (so an edit in the workspace is live); and the built-in \
 runtime starts the app under gunicorn from that environment on a free loopback port (from an \
-empty directory, so only the installed package can be imported), probes it and stops it. It \
-explains `pip install .` without `-e`, another interpreter, and another copy of the \
+empty directory, so only the installed package can be imported), probes it and stops it; \
+that pass is kept until the interpreter, its installed packages or the workspace's files \
+change. It explains `pip install .` without `-e`, another interpreter, and another copy of the \
 code.\n\nWhy: an editable install is what makes \"change the code, see it at once\" work; a \
 plain install silently freezes a copy, and a second Python on the machine hides the real \
 one.";
@@ -63,9 +64,14 @@ impl Kind for Spec {
 }
 
 const INSPECT: &str = r#"
-import json, sys, importlib.util
+import json, os, site, sys, importlib.util
 dist_name, module = sys.argv[1], sys.argv[2]
 out = {"executable": sys.executable, "version": sys.version.split()[0], "venv": sys.prefix != sys.base_prefix}
+try:
+    dirs = list(site.getsitepackages()) + [site.getusersitepackages()]
+    out["site"] = [d for d in dirs if os.path.isdir(d)]
+except Exception:
+    out["site"] = []
 try:
     from importlib import metadata
     d = metadata.distribution(dist_name)
@@ -92,6 +98,51 @@ struct Inspection {
     module_origin: Option<String>,
     module_error: Option<String>,
     gunicorn: bool,
+    /// The environment's site-packages directories.
+    #[serde(default)]
+    site: Vec<String>,
+}
+
+/// A key for "gunicorn from this environment served the app": the interpreter, what is
+/// installed in its site-packages (every install, uninstall or `pip install -e` adds or
+/// replaces entries there) and the workspace's files, each by name, size and modification
+/// time, with what was asked. Any of them changing is a new key, so the proof runs again.
+fn serve_key(info: &Inspection, dir: &Path, app: &str, http: &HttpExpect) -> String {
+    use sha2::Digest;
+    use std::os::unix::fs::MetadataExt;
+    let mut h = sha2::Sha256::new();
+    let mut stamp = |p: &Path, name: &str| {
+        let m = std::fs::symlink_metadata(p).ok();
+        h.update(format!(
+            "{name}\0{}\0{}\0{}\n",
+            m.as_ref().map_or(0, |m| m.len()),
+            m.as_ref().map_or(0, |m| m.mtime()),
+            m.as_ref().map_or(0, |m| m.mtime_nsec()),
+        ));
+    };
+    stamp(dir, &dir.to_string_lossy());
+    stamp(Path::new(&info.executable), &info.executable);
+    for site in &info.site {
+        let mut names: Vec<_> = std::fs::read_dir(site)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .take(20_000)
+            .map(|e| e.path())
+            .collect();
+        names.sort();
+        for p in names {
+            stamp(&p, &p.to_string_lossy());
+        }
+    }
+    for rel in crate::walk::files(dir, Path::new(""), 10_000) {
+        stamp(&dir.join(&rel), &rel.to_string_lossy());
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "editable {hex} {app} {} {} {:?}",
+        http.path, http.status, http.json
+    )
 }
 
 /// The interpreters to consider, the learner's choice first, with why each was chosen.
@@ -308,7 +359,17 @@ pub async fn check(
             .hint("`pip install -e .` installs the app's dependencies, gunicorn included; check pyproject.toml's dependencies"));
         return out;
     }
-    out.push(serve(ctx, &id("serves"), Path::new(&info.executable), app, http).await);
+    let key = serve_key(&info, &ctx.dir, app, http);
+    if let Some(hit) = ctx.cache.verdict(
+        &key,
+        "cached: the interpreter, its installed packages and the workspace's files are unchanged since",
+    ) {
+        out.push(hit);
+        return out;
+    }
+    let r = serve(ctx, &id("serves"), Path::new(&info.executable), app, http).await;
+    ctx.cache.store_probe(&key, &r);
+    out.push(r);
     out
 }
 
@@ -390,7 +451,8 @@ async fn serve(ctx: &Ctx, id: &str, python: &Path, app: &str, http: &HttpExpect)
                 http.status,
                 result.elapsed.as_secs_f64()
             ),
-        ),
+        )
+        .evidence("lab started gunicorn from the environment on a free loopback port"),
         Err(how) => {
             let log = crate::bounded::read_tail(&log_path, 64 * 1024);
             let tail: Vec<&str> = log

@@ -181,7 +181,14 @@ pub async fn build(lab_id: &str, dir: &Path) -> Result {
         Error::Failed("no docker-registry here: scripts/setup-engine.sh installs it".into())
     })?;
     copy_file(&registry, &dir.join("bin/docker-registry"))?;
+    // This very binary, even if a rebuild replaced the file meanwhile (Linux keeps the
+    // running one readable through /proc/self/exe).
     let me = std::env::current_exe().map_err(|e| Error::Failed(e.to_string()))?;
+    let me = if me.is_file() {
+        me
+    } else {
+        PathBuf::from("/proc/self/exe")
+    };
     copy_file(&me, &dir.join("bin/lab"))?;
     println!("  lab for {} linux, {}", kit::arch(), kit::glibc());
 
