@@ -246,6 +246,45 @@ fn other_dockerfile_mistakes_are_diagnosed() {
 }
 
 #[test]
+fn a_linter_pragma_hides_nothing_from_the_lesson() {
+    // hadolint's own pragma over the shell-form CMD: the finding stands, and says why.
+    let shell = r#"CMD gunicorn --bind 0.0.0.0:5000 src.main:app"#;
+    let cmd = r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#;
+    let text = lesson().replace(cmd, &format!("# hadolint ignore=DL3025\n{shell}"));
+    let r = grade_dockerfile(&text);
+    assert_diagnosis(
+        &r,
+        "dockerfile.cmd",
+        &["silences hadolint, not Docker"],
+        "pragma",
+    );
+    // A global one covers every finding; one that is not above the finding names nothing.
+    let text = format!(
+        "# hadolint global ignore=DL3042\n{}",
+        lesson().replace("--no-cache-dir ", "")
+    );
+    let r = grade_dockerfile(&text);
+    assert_diagnosis(
+        &r,
+        "dockerfile.requirements",
+        &["`# hadolint global ignore=DL3042`"],
+        "global",
+    );
+    let text = lesson()
+        .replace("WORKDIR /app", "# hadolint ignore=DL3045\nWORKDIR /app")
+        .replace(cmd, shell);
+    let r = grade_dockerfile(&text);
+    assert!(
+        !text_of(check(&r, "dockerfile.cmd")).contains("hadolint"),
+        "{r:#}"
+    );
+    // And a right answer under a pragma is still a pass.
+    let text = lesson().replace(cmd, &format!("# hadolint ignore=DL3025\n{cmd}"));
+    let r = grade_dockerfile(&text);
+    assert_eq!(status(&r, "dockerfile"), "pass", "{r:#}");
+}
+
+#[test]
 fn a_missing_dockerfile_names_the_near_miss() {
     let ws = Workspace::solution();
     std::fs::rename(

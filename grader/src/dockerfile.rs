@@ -73,6 +73,9 @@ pub struct Facts {
     pub entrypoint: Option<CmdFact>,
     pub copies: Vec<CopyFact>,
     pub runs: Vec<RunFact>,
+    /// Lines of `# hadolint ignore=...` (and `global ignore`) comments: they silence a linter,
+    /// never the builder, so a finding under one still stands.
+    pub lint_pragmas: Vec<(usize, String)>,
 }
 
 /// A Dockerfile Docker would refuse.
@@ -402,6 +405,17 @@ pub fn parse(raw: &str) -> Result<Facts, ParseError> {
             _ => {}
         }
     }
+    facts.lint_pragmas = text
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let body = l.trim_start().strip_prefix('#')?.trim();
+            let rest = body.strip_prefix("hadolint")?.trim_start();
+            (rest.starts_with("ignore=") || rest.starts_with("global ignore="))
+                .then(|| (i + 1, body.chars().take(120).collect()))
+        })
+        .take(100)
+        .collect();
     Ok(facts)
 }
 

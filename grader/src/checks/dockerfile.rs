@@ -18,7 +18,9 @@ pub const DOC: &str = "What it checks: the base image; `WORKDIR`; the dependency
 `pip install --no-cache-dir -r` *before* the rest of the code is copied; the code copied; \
 the environment (`ENV` in either form, one instruction or several); `EXPOSE`; and a `CMD` in \
 exec form that runs gunicorn bound to `0.0.0.0` on the app's port serving the app. Each \
-finding carries its `line:column`, what was expected, what was found, and the fix.\n\nWhy: \
+finding carries its `line:column`, what was expected, what was found, and the fix. A \
+linter's pragma (`# hadolint ignore=...`) silences nothing here, and the finding says so: \
+the builder ignores comments.\n\nWhy: \
 each of these is a mistake learners make that Docker accepts silently and that shows up \
 later as a container that exits, a port that answers nothing, or a cache that never hits. \
 Good practice beyond the lesson (a `.dockerignore` that keeps `.git`, virtual environments \
@@ -108,7 +110,39 @@ pub fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
     out.push(check_expose(&facts, &id("expose"), *port));
     out.push(check_cmd(&facts, &id("cmd"), cmd, *port));
     out.extend(check_dockerignore(ctx, &id("dockerignore"), dockerignore));
+    note_lint_pragmas(&facts, &mut out);
     out
+}
+
+/// A finding on the line under `# hadolint ignore=...` (or anywhere, under `# hadolint global
+/// ignore=...`) stands: say so, since the learner may think the comment settled it.
+fn note_lint_pragmas(facts: &Facts, out: &mut [CheckResult]) {
+    if facts.lint_pragmas.is_empty() {
+        return;
+    }
+    for r in out.iter_mut().filter(|r| {
+        matches!(r.status, crate::report::Status::Fail | crate::report::Status::Warn)
+    }) {
+        let line = r
+            .location
+            .as_deref()
+            .and_then(|l| l.strip_prefix("Dockerfile:"))
+            .and_then(|l| l.split(':').next())
+            .and_then(|l| l.parse::<usize>().ok());
+        let Some(line) = line else { continue };
+        let pragma = facts.lint_pragmas.iter().find(|(at, text)| {
+            *at + 1 == line || text.starts_with("hadolint global")
+        });
+        if let Some((_, text)) = pragma {
+            let note = format!(
+                "`# {text}` silences hadolint, not Docker: the image is built as written, so this still applies"
+            );
+            r.detail = Some(match r.detail.take() {
+                Some(d) => format!("{note}\n{d}"),
+                None => note,
+            });
+        }
+    }
 }
 
 fn near_miss_name(dir: &std::path::Path) -> Option<String> {
