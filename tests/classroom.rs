@@ -417,7 +417,7 @@ fn three_learners_reach_the_room_and_the_exports_follow() {
     assert_eq!(c, 200);
     assert!(
         csv.starts_with(
-            "name,dockerfile,build,run,tag,push,compose,editable,nonroot,healthcheck,devloop,score,max_score"
+            "name,dockerfile,build,run,tag,push,compose,editable,nonroot,healthcheck,devloop,size,score,max_score"
         ),
         "{csv}"
     );
@@ -446,7 +446,7 @@ fn three_learners_reach_the_room_and_the_exports_follow() {
     assert_eq!(results["score"], 1);
     assert_eq!(results["max_score"], 7);
     let tests = results["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 10, "7 core steps and 3 optional ones");
+    assert_eq!(tests.len(), 11, "7 core steps and 4 optional ones");
     assert_eq!(tests[8]["max_score"], 0, "optional steps are bonus");
     assert_eq!(tests[0]["status"], "passed");
     assert_eq!(tests[1]["status"], "failed");

@@ -996,3 +996,59 @@ fn the_devloop_step_proves_a_live_edit_on_a_copy_and_never_touches_the_workspace
         "the learner's files are never changed"
     );
 }
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn the_size_step_weighs_what_the_dockerfile_adds_and_names_the_heaviest_layer() {
+    let t = TestLab::new("imagesize");
+    let mut mess = EngineMess::default();
+    let ws = t.solution_built(&mut mess);
+    // The lesson's image: about 5 MiB on top of its base, nearly all of it `pip install`.
+    let (r, code) = t.check_json(ws.path(), &["--step", "size"]);
+    assert_eq!(code, 0, "{r:#}");
+    let c = check(&r, "size.added");
+    assert!(text_of(c).contains("RUN pip install"), "{c:#}");
+    assert!(
+        c["evidence"].as_str().unwrap().contains("docker history"),
+        "{c:#}"
+    );
+
+    // No .dockerignore and a virtual environment in the workspace: `COPY . .` ships it.
+    ws.remove(".dockerignore");
+    let venv = std::process::Command::new("python3")
+        .args(["-m", "venv", ".venv"])
+        .current_dir(ws.path())
+        .status()
+        .unwrap();
+    assert!(venv.success());
+    build(&ws, &t.image);
+    let (r, code) = t.check_json(ws.path(), &["--step", "size"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_diagnosis(
+        &r,
+        "size.added",
+        &[
+            "more than 15 MiB",
+            "COPY",
+            ".dockerignore",
+            "docker history",
+        ],
+        "a .venv copied in",
+    );
+
+    // Deleting it in a later RUN does not help: the layer that added it still ships.
+    ws.write(
+        "Dockerfile",
+        &format!("{}RUN rm -rf /app/.venv\n", ws.read("Dockerfile")),
+    );
+    build(&ws, &t.image);
+    let (r, _) = t.check_json(ws.path(), &["--step", "size"]);
+    assert_diagnosis(&r, "size.added", &["COPY"], "removed later");
+
+    // Right again, written differently: the .dockerignore back, with more in it.
+    ws.write(".dockerignore", ".venv/\n.git\n**/__pycache__\n*.pyc\n");
+    ws.edit("Dockerfile", "RUN rm -rf /app/.venv\n", "");
+    build(&ws, &t.image);
+    let (r, code) = t.check_json(ws.path(), &["--step", "size"]);
+    assert_eq!((code, status(&r, "size")), (0, "pass".to_string()), "{r:#}");
+}

@@ -435,7 +435,7 @@ checks = [{ kind = "push", repository = "r", tag = "v1" }]
             .filter(|s| s.optional)
             .map(|s| s.id.as_str())
             .collect();
-        assert_eq!(optional, ["nonroot", "healthcheck", "devloop"]);
+        assert_eq!(optional, ["nonroot", "healthcheck", "devloop", "size"]);
     }
 
     #[test]

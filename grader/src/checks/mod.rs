@@ -143,7 +143,8 @@ kinds!(
     editable,
     nonroot,
     healthcheck,
-    devloop
+    devloop,
+    size
 );
 
 /// Everything a check may look at, shared by all checks of one run.

@@ -16,8 +16,8 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 use super::{
-    Container, ContainerState, ContainerSummary, Engine, EngineError, EngineInfo, Image,
-    ImageSummary, PortMap, ProbeSpec, RunConfig, OWNER_LABEL, PROBE_LABEL,
+    Container, ContainerState, ContainerSummary, Engine, EngineError, EngineInfo, HistoryEntry,
+    Image, ImageSummary, PortMap, ProbeSpec, RunConfig, OWNER_LABEL, PROBE_LABEL,
 };
 
 /// Deadline for one ordinary API call.
@@ -690,6 +690,25 @@ impl Engine for DockerEngine {
         let _ = self.remove(&created.id).await;
         result?;
         Ok(parser.await.unwrap_or_default())
+    }
+
+    async fn history(&self, reference: &str) -> Result<Vec<HistoryEntry>, EngineError> {
+        match tokio::time::timeout(CALL_DEADLINE, self.docker.image_history(reference)).await {
+            Ok(Ok(items)) => Ok(items
+                .into_iter()
+                .take(1000)
+                .map(|i| HistoryEntry {
+                    created_by: i.created_by.chars().take(500).collect(),
+                    size: i.size,
+                })
+                .collect()),
+            Ok(Err(e)) if is_not_found(&e) => Ok(vec![]),
+            Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
+            Err(_) => Err(EngineError::Timeout {
+                what: format!("reading the history of {reference}"),
+                secs: CALL_DEADLINE.as_secs(),
+            }),
+        }
     }
 
     async fn remove_image(&self, reference: &str) -> Result<bool, EngineError> {

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{
-    Container, ContainerSummary, Engine, EngineError, EngineInfo, Image, ImageSummary, ProbeSpec,
+    Container, ContainerSummary, Engine, EngineError, EngineInfo, HistoryEntry, Image,
+    ImageSummary, ProbeSpec,
 };
 
 /// A scripted engine.
@@ -20,6 +21,8 @@ pub struct FakeEngine {
     /// When set, every call fails with this error.
     pub fail_with: Mutex<Option<EngineError>>,
     pub removed: Mutex<Vec<String>>,
+    /// History per image reference, for `history`.
+    pub histories: Mutex<HashMap<String, Vec<HistoryEntry>>>,
     /// Files per image reference, for `image_files`.
     pub files: Mutex<HashMap<String, std::collections::BTreeMap<String, Vec<u8>>>>,
 }
@@ -130,6 +133,16 @@ impl Engine for FakeEngine {
     ) -> Result<Vec<(String, String, HashMap<String, String>)>, EngineError> {
         self.err()?;
         Ok(vec![])
+    }
+    async fn history(&self, reference: &str) -> Result<Vec<HistoryEntry>, EngineError> {
+        self.err()?;
+        Ok(self
+            .histories
+            .lock()
+            .unwrap()
+            .get(reference)
+            .cloned()
+            .unwrap_or_default())
     }
     async fn remove_network(&self, _id: &str) -> Result<(), EngineError> {
         self.err()

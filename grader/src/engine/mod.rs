@@ -239,6 +239,15 @@ impl ProbeSpec {
     }
 }
 
+/// One entry of an image's history, newest first: what `docker history` shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistoryEntry {
+    /// The instruction that made it (`/bin/sh -c pip install ...`, `#(nop) COPY dir:...`).
+    pub created_by: String,
+    /// Bytes it adds (0 for metadata-only instructions such as ENV or CMD).
+    pub size: i64,
+}
+
 /// The engine operations the checks need; nothing more.
 #[async_trait]
 pub trait Engine: Send + Sync {
@@ -248,6 +257,8 @@ pub trait Engine: Send + Sync {
     async fn image(&self, reference: &str) -> Result<Option<Image>, EngineError>;
     /// All images.
     async fn images(&self) -> Result<Vec<ImageSummary>, EngineError>;
+    /// An image's history, newest first (at most 1,000 entries); empty when it does not exist.
+    async fn history(&self, reference: &str) -> Result<Vec<HistoryEntry>, EngineError>;
     /// All containers, stopped ones included.
     async fn containers(&self) -> Result<Vec<ContainerSummary>, EngineError>;
     /// Inspect a container; `None` when it does not exist.
