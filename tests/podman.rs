@@ -62,7 +62,9 @@ fn podman_builds_tags_and_pushes_are_graded_like_dockers() {
             .env("DOCKER_HOST", podman_socket())
             .args(["check", "day11", "--format", "json", "--dir"])
             .arg(ws.path())
-            .args(["--step", "build", "--step", "tag", "--step", "push"])
+            .args([
+                "--step", "build", "--step", "tag", "--step", "push", "--step", "size",
+            ])
             .output()
             .unwrap();
         let r: serde_json::Value = serde_json::from_slice(&out.stdout)
@@ -78,6 +80,12 @@ fn podman_builds_tags_and_pushes_are_graded_like_dockers() {
     );
     assert_eq!(status(&r, "build"), "pass", "{r:#}");
     assert_eq!(status(&r, "tag"), "pass", "{r:#}");
+    // Podman's image history reads like Docker's: the added layers are weighed the same way.
+    assert_eq!(status(&r, "size"), "pass", "{r:#}");
+    assert!(
+        text_of(check(&r, "size.added")).contains("RUN pip install"),
+        "{r:#}"
+    );
     assert_diagnosis(
         &r,
         "push.registry",
