@@ -372,6 +372,41 @@ fn watch_regrades_when_a_file_changes_and_quits_on_q() {
     mess.image(&t.image);
     build(&ws, &t.image);
     wait_for("build PASS");
+    // Engine events about other things re-grade nothing. The workspace's progress file, saved
+    // after every grading, shows it: it stays as it is.
+    let progress = || {
+        let file = std::fs::read_dir(state.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
+            .expect("the progress file");
+        std::fs::metadata(file).unwrap().modified().unwrap()
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = progress();
+    let unrelated = format!("{}:1", t.name("unrelated"));
+    mess.image(&unrelated);
+    docker(&["tag", "python:3.9-slim", &unrelated]);
+    docker(&["run", "--rm", "python:3.9-slim", "true"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        progress(),
+        before,
+        "an unrelated image and container re-graded the lab"
+    );
+    // One about the lab's image does: a tag.
+    let tag = format!("localhost:5001/e2e/{}:v1", t.image);
+    mess.image(&tag);
+    docker(&["tag", &t.image, &tag]);
+    let start = Instant::now();
+    while progress() == before {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "tagging the lab's image re-graded nothing"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     child.stdin.as_mut().unwrap().write_all(b"h\n").unwrap();
     wait_for("Hint 1 of");
     child.stdin.as_mut().unwrap().write_all(b"q\n").unwrap();

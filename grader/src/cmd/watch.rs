@@ -1,13 +1,13 @@
 //! `lab watch`: re-grade as the learner works.
 //!
 //! It grades once, then waits for a reason to grade again: a file in the workspace changed
-//! (polled once a second; caches and virtual environments ignored) or the engine reported an
-//! event that matters (an image built, tagged or pushed, a container started or died). Triggers
+//! (OS file events; caches and virtual environments ignored) or the engine reported an event
+//! about one of the lab's objects (see [`Relevance`]), which re-grades the steps it concerns. Triggers
 //! are debounced, and the status is printed only when it changed, so a quiet workspace gives a
 //! quiet terminal. Keys: `h` the next hint for the current step, `c` the full report, `q` quit
 //! (on a terminal single keys work; otherwise, one letter per line on stdin).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -18,10 +18,13 @@ use std::sync::Arc;
 
 use super::check::color_wanted;
 use super::{connect, interrupted, load_lab, run_grade};
+use crate::checks::Makes;
+use crate::engine::{Engine, EngineEvent};
 use crate::error::Result;
 use crate::exit;
 use crate::grade::{Cache, EngineState, Request};
 use crate::lab::Lab;
+use crate::reference::Reference;
 use crate::report::{self, Report, Status};
 use crate::state::State;
 use crate::workspace::DirArg;
@@ -169,8 +172,127 @@ enum Trigger {
     All(String),
     /// Files changed: every step (the file-only ones answer in milliseconds, first).
     Files(String),
-    /// The engine reported an event: the steps that read the engine.
-    Engine(String),
+    /// The engine reported an event: the steps whose objects it names.
+    Engine(String, Vec<String>),
+}
+
+/// Which steps an engine event concerns. A step's objects are what it makes (`Makes`): its
+/// image repositories, in any registry or namespace, and the workspace's Compose project. An
+/// event is matched by the image it names (a container's image as given to `docker run`); an
+/// `untag` or `delete` names only an image id, matched against the lab's images as of the last
+/// grading. An event that names nothing of the lab's (another project's container, another
+/// test's image) re-grades nothing.
+struct Relevance {
+    /// Engine steps, in lab order, with the repositories and Compose project they make.
+    steps: Vec<(String, Makes)>,
+    dir: PathBuf,
+    /// The workspace's Compose project name, as Compose derives it from the directory.
+    project: String,
+    /// Image id to repository, for the lab's images and the Compose project's, refreshed
+    /// after each grading.
+    ids: HashMap<String, String>,
+}
+
+impl Relevance {
+    fn new(lab: &Lab, dir: &Path) -> Relevance {
+        let steps = lab
+            .core_steps()
+            .filter(|s| s.checks.iter().any(|c| c.needs().engine))
+            .map(|s| {
+                let mut m = Makes::default();
+                for c in &s.checks {
+                    let cm = c.makes();
+                    m.repositories.extend(cm.repositories);
+                    m.compose_project |= cm.compose_project;
+                }
+                (s.id.clone(), m)
+            })
+            .collect();
+        let base = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        Relevance {
+            steps,
+            dir: dir.to_path_buf(),
+            project: base
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect(),
+            ids: HashMap::new(),
+        }
+    }
+
+    /// Remember which image ids are the lab's (an `untag` or `delete` event names only the id).
+    async fn refresh(&mut self, engine: &dyn Engine) {
+        let Ok(images) = engine.images().await else {
+            return;
+        };
+        self.ids.clear();
+        for img in images {
+            for t in &img.repo_tags {
+                let repo = Reference::parse(t).name().to_string();
+                if self.is_compose_image(&repo)
+                    || self
+                        .steps
+                        .iter()
+                        .any(|(_, m)| m.repositories.contains(&repo))
+                {
+                    self.ids.insert(img.id.clone(), repo);
+                }
+            }
+        }
+    }
+
+    /// Compose names the images it builds `<project>_<service>` (v1) or `<project>-<service>`.
+    fn is_compose_image(&self, repo: &str) -> bool {
+        !self.project.is_empty()
+            && repo
+                .strip_prefix(self.project.as_str())
+                .is_some_and(|rest| rest.starts_with('_') || rest.starts_with('-'))
+    }
+
+    /// The repository an image reference or id names, if it is one of the lab's.
+    fn repository(&self, reference: &str) -> Option<String> {
+        let r = reference.trim();
+        if r.is_empty() {
+            return None;
+        }
+        let hex = r.strip_prefix("sha256:").unwrap_or(r);
+        if hex.len() >= 12 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return self
+                .ids
+                .iter()
+                .find(|(id, _)| id.strip_prefix("sha256:").unwrap_or(id).starts_with(hex))
+                .map(|(_, repo)| repo.clone());
+        }
+        Some(Reference::parse(r).name().to_string())
+    }
+
+    /// The steps `ev` concerns, in lab order.
+    fn steps_for(&self, ev: &EngineEvent) -> Vec<String> {
+        let in_workspace = ev
+            .compose_dir
+            .as_deref()
+            .is_some_and(|d| crate::checks::same_path(Path::new(d), &self.dir));
+        let named = if ev.kind == "container" {
+            &ev.image
+        } else if self.repository(&ev.name).is_some() && !ev.name.starts_with("sha256:") {
+            &ev.name
+        } else {
+            &ev.image
+        };
+        let repo = self.repository(named);
+        let compose = in_workspace || repo.as_deref().is_some_and(|r| self.is_compose_image(r));
+        self.steps
+            .iter()
+            .filter(|(_, m)| {
+                (compose && m.compose_project)
+                    || repo.as_ref().is_some_and(|r| m.repositories.contains(r))
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
 }
 
 /// Grade `steps` (all when empty), printing each step's new status the moment that step is
@@ -231,15 +353,15 @@ pub async fn run(lab_id: &str, dir_arg: &DirArg, python: Option<PathBuf>) -> Res
     let cache = Arc::new(Cache::persistent());
     let _raw = std::io::stdin().is_terminal().then(RawKeys::enable);
     let mut keys = keys();
-    let mut events = match connect().await {
-        EngineState::Connected { engine, .. } => engine.events(),
-        _ => mpsc::channel(1).1,
+    let engine = match connect().await {
+        EngineState::Connected { engine, .. } => Some(engine),
+        _ => None,
     };
-    let engine_steps: Vec<String> = lab
-        .core_steps()
-        .filter(|s| s.checks.iter().any(|c| c.needs().engine))
-        .map(|s| s.id.clone())
-        .collect();
+    let mut events = match &engine {
+        Some(e) => e.events(),
+        None => mpsc::channel(1).1,
+    };
+    let mut relevance = Relevance::new(&lab, &dir);
     let watcher = file_events(&dir);
     let (_watcher, mut changes) = match watcher {
         Some((w, rx)) => (Some(w), rx),
@@ -269,14 +391,22 @@ pub async fn run(lab_id: &str, dir_arg: &DirArg, python: Option<PathBuf>) -> Res
         if let Some(t) = trigger.take() {
             let (why, steps) = match t {
                 Trigger::All(w) | Trigger::Files(w) => (w, vec![]),
-                Trigger::Engine(w) => {
-                    // A build or a compose up comes as a burst of events.
+                Trigger::Engine(w, mut steps) => {
+                    // A build or a compose up comes as a burst of events: take it whole.
                     tokio::time::sleep(Duration::from_millis(150)).await;
-                    while events.try_recv().is_ok() {}
-                    (w, engine_steps.clone())
+                    while let Ok(more) = events.try_recv() {
+                        steps.extend(relevance.steps_for(&more));
+                    }
+                    let order: Vec<&String> = relevance.steps.iter().map(|(id, _)| id).collect();
+                    steps.sort_by_key(|s| order.iter().position(|o| *o == s));
+                    steps.dedup();
+                    (w, steps)
                 }
             };
             let r = grade_streaming(&lab, &dir, &python, &cache, steps, &why, &mut known).await?;
+            if let Some(e) = &engine {
+                relevance.refresh(e.as_ref()).await;
+            }
             super::classroom::report_to_room(&dir, Some(&r)).await;
             heartbeat.reset();
             for s in r.steps {
@@ -309,7 +439,12 @@ pub async fn run(lab_id: &str, dir_arg: &DirArg, python: Option<PathBuf>) -> Res
                     trigger = Some(Trigger::Files(format!("a change to {name}")));
                 }
             }
-            Some(ev) = events.recv() => trigger = Some(Trigger::Engine(ev)),
+            Some(ev) = events.recv() => {
+                let steps = relevance.steps_for(&ev);
+                if !steps.is_empty() {
+                    trigger = Some(Trigger::Engine(ev.to_string(), steps));
+                }
+            }
             key = keys.recv() => match key {
                 None | Some('q') => {
                     println!("bye");
@@ -349,5 +484,91 @@ fn merged(lab: &Lab, lab_id: &str, latest: &BTreeMap<String, report::StepReport>
         summary: Report::summarize(&steps),
         steps,
         duration_ms: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relevance(dir: &Path) -> Relevance {
+        let lab = Lab::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs"),
+            "day11",
+        )
+        .unwrap();
+        Relevance::new(&lab, dir)
+    }
+
+    fn image(action: &str, name: &str, id: &str) -> EngineEvent {
+        EngineEvent {
+            kind: "image".into(),
+            action: action.into(),
+            name: name.into(),
+            image: id.into(),
+            compose_dir: None,
+        }
+    }
+
+    fn container(image: &str, compose_dir: Option<&Path>) -> EngineEvent {
+        EngineEvent {
+            kind: "container".into(),
+            action: "start".into(),
+            name: "web".into(),
+            image: image.into(),
+            compose_dir: compose_dir.map(|d| d.display().to_string()),
+        }
+    }
+
+    #[test]
+    fn an_event_regrades_the_steps_whose_objects_it_names_and_nothing_else() {
+        let ws = tempfile::Builder::new()
+            .prefix("Day11_ws")
+            .tempdir()
+            .unwrap();
+        let mut r = relevance(ws.path());
+        let id = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+        // A tag in any registry or namespace names the lab's repository.
+        let steps = r.steps_for(&image("tag", "localhost:5001/ana/python-docker-app:v1", id));
+        assert!(steps.contains(&"tag".to_string()) && steps.contains(&"push".to_string()));
+        assert!(!steps.contains(&"compose".to_string()), "{steps:?}");
+        // Another project's image or container: nothing.
+        assert!(r.steps_for(&image("tag", "postgres:15", id)).is_empty());
+        assert!(r.steps_for(&container("redis:7", None)).is_empty());
+        // The learner's container, by name or by the image's id once it is known.
+        assert!(r
+            .steps_for(&container("python-docker-app", None))
+            .contains(&"run".to_string()));
+        assert!(r.steps_for(&container(&id[7..19], None)).is_empty());
+        r.ids.insert(id.into(), "python-docker-app".into());
+        assert!(r
+            .steps_for(&container(&id[7..19], None))
+            .contains(&"run".to_string()));
+        // An untag names only the id: matched against the lab's images.
+        assert!(r
+            .steps_for(&image("untag", id, id))
+            .contains(&"build".to_string()));
+        let other = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+        assert!(r.steps_for(&image("delete", other, other)).is_empty());
+        // The workspace's Compose project, by its label or by the image Compose built.
+        assert_eq!(
+            r.steps_for(&container("whatever_web", Some(ws.path()))),
+            ["compose"]
+        );
+        let project = ws
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_lowercase();
+        assert_eq!(
+            r.steps_for(&image("tag", &format!("{project}_web:latest"), id)),
+            ["compose"]
+        );
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert!(r
+            .steps_for(&container("x_web", Some(elsewhere.path())))
+            .is_empty());
     }
 }

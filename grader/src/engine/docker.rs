@@ -16,8 +16,8 @@ use bollard::Docker;
 use futures_util::StreamExt;
 
 use super::{
-    Container, ContainerState, ContainerSummary, Engine, EngineError, EngineInfo, HistoryEntry,
-    Image, ImageSummary, PortMap, ProbeSpec, RunConfig, OWNER_LABEL, PROBE_LABEL,
+    Container, ContainerState, ContainerSummary, Engine, EngineError, EngineEvent, EngineInfo,
+    HistoryEntry, Image, ImageSummary, PortMap, ProbeSpec, RunConfig, OWNER_LABEL, PROBE_LABEL,
 };
 
 /// Deadline for one ordinary API call.
@@ -587,7 +587,7 @@ impl Engine for DockerEngine {
         }
     }
 
-    fn events(&self) -> tokio::sync::mpsc::Receiver<String> {
+    fn events(&self) -> tokio::sync::mpsc::Receiver<EngineEvent> {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let docker = self.docker.clone();
         tokio::spawn(async move {
@@ -621,12 +621,24 @@ impl Engine for DockerEngine {
                 if attrs.contains_key(PROBE_LABEL) {
                     continue;
                 }
+                let id = actor.id.unwrap_or_default();
+                let kind = ev.typ.map(|t| t.to_string()).unwrap_or_default();
                 let name = attrs
                     .get("name")
                     .cloned()
-                    .unwrap_or_else(|| actor.id.unwrap_or_default().chars().take(12).collect());
-                let kind = ev.typ.map(|t| t.to_string()).unwrap_or_default();
-                if tx.send(format!("{kind} {name}: {action}")).await.is_err() {
+                    .unwrap_or_else(|| id.chars().take(12).collect());
+                let event = EngineEvent {
+                    image: if kind == "container" {
+                        attrs.get("image").cloned().unwrap_or_default()
+                    } else {
+                        id
+                    },
+                    compose_dir: attrs.get(super::compose_label::WORKING_DIR).cloned(),
+                    kind,
+                    action,
+                    name,
+                };
+                if tx.send(event).await.is_err() {
                     break;
                 }
             }

@@ -179,7 +179,7 @@ impl Engine for FakeEngine {
         self.err()?;
         Ok((0, String::new()))
     }
-    fn events(&self) -> tokio::sync::mpsc::Receiver<String> {
+    fn events(&self) -> tokio::sync::mpsc::Receiver<super::EngineEvent> {
         tokio::sync::mpsc::channel(1).1
     }
     async fn image_file_hashes(

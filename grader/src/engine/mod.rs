@@ -248,6 +248,28 @@ pub struct HistoryEntry {
     pub size: i64,
 }
 
+/// An engine event, reduced to what tells which steps it concerns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineEvent {
+    /// `image` or `container`.
+    pub kind: String,
+    /// What happened: `tag`, `untag`, `push`, `delete`, `create`, `start`, `die`, ...
+    pub action: String,
+    /// The object's name: an image reference (or, for `untag` and `delete`, only its id), or a
+    /// container's name.
+    pub name: String,
+    /// An image's id (the actor), or a container's image as it was given to `docker run`.
+    pub image: String,
+    /// The working directory of the Compose project a container belongs to.
+    pub compose_dir: Option<String>,
+}
+
+impl std::fmt::Display for EngineEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.kind, self.name, self.action)
+    }
+}
+
 /// The engine operations the checks need; nothing more.
 #[async_trait]
 pub trait Engine: Send + Sync {
@@ -304,9 +326,10 @@ pub trait Engine: Send + Sync {
         -> Result<Vec<(String, String, HashMap<String, String>)>, EngineError>;
     /// Remove a network.
     async fn remove_network(&self, id: &str) -> Result<(), EngineError>;
-    /// Engine events relevant to a lab (images built, tagged, pushed, removed; containers
-    /// started, died, removed), one sentence each, until the receiver is dropped.
-    fn events(&self) -> tokio::sync::mpsc::Receiver<String>;
+    /// Engine events that can change a verdict (images tagged, pushed, removed; containers
+    /// created, started, died, removed), the grader's own probes left out, until the receiver
+    /// is dropped.
+    fn events(&self) -> tokio::sync::mpsc::Receiver<EngineEvent>;
     /// The SHA-256 (hex) of each regular file under `dir` in an image, by path relative to
     /// `dir`, reading at most `max_bytes` of archive (streamed and hashed, never buffered whole).
     async fn image_file_hashes(
