@@ -49,7 +49,9 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// The instruction of a history entry as the learner wrote it (the legacy builder's
 /// `/bin/sh -c #(nop) ` prefix removed, a RUN shown as RUN).
 pub fn instruction(created_by: &str) -> String {
+    // BuildKit writes the instruction itself, marked `# buildkit`.
     let t = created_by.trim();
+    let t = t.strip_suffix("# buildkit").map_or(t, str::trim_end);
     if let Some(rest) = t.strip_prefix('|') {
         // `|2 A=1 B=2 /bin/sh -c ...`: a RUN with build arguments in front.
         if let Some((_, run)) = rest.split_once(" /bin/sh -c ") {
@@ -225,7 +227,11 @@ mod tests {
             instruction("|1 V=2 /bin/sh -c pip install x"),
             "RUN pip install x"
         );
-        assert_eq!(instruction("COPY . . # buildkit"), "COPY . . # buildkit");
+        assert_eq!(instruction("COPY . . # buildkit"), "COPY . .");
+        assert_eq!(
+            instruction("RUN /bin/sh -c pip install -r requirements.txt # buildkit"),
+            "RUN pip install -r requirements.txt"
+        );
     }
 
     #[test]
