@@ -97,7 +97,8 @@ pub enum Command {
         #[command(flatten)]
         dir: DirArg,
     },
-    /// Re-grade as you work: on file changes and engine events (build, tag, start, die, push).
+    /// Re-grade as you work: on file changes, and on engine events about the lab's images,
+    /// containers and Compose project (tag, push, start, die, ...), only the steps they concern.
     Watch {
         /// The lab, e.g. day11.
         lab: String,
