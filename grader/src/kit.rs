@@ -235,25 +235,12 @@ pub enum PortState {
 }
 
 pub async fn registry_port(port: u16) -> PortState {
-    match crate::room::client::request(
-        &format!("http://127.0.0.1:{port}"),
-        None,
-        "GET",
-        "/v2/",
-        None,
-        None,
-    )
-    .await
-    {
-        Ok((200, _)) => PortState::Registry,
-        Ok(_) => PortState::Other,
-        Err(_) => {
-            if crate::http::host_port_taken(port) {
-                PortState::Other
-            } else {
-                PortState::Free
-            }
-        }
+    if crate::registry::answers(&format!("127.0.0.1:{port}")).await {
+        PortState::Registry
+    } else if crate::http::host_port_taken(port) {
+        PortState::Other
+    } else {
+        PortState::Free
     }
 }
 

@@ -29,6 +29,23 @@ pub enum Lookup {
     Other(String),
 }
 
+/// Whether a registry answers `GET /v2/` with 200 on `host:port` over plain HTTP (as the lab's
+/// local registry does) within 2 s. `localhost` is asked on 127.0.0.1, where it listens.
+pub async fn answers(addr: &str) -> bool {
+    let addr = addr.replacen("localhost", "127.0.0.1", 1);
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+    else {
+        return false;
+    };
+    client
+        .get(format!("http://{addr}/v2/"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
 fn base_url(r: &Reference) -> (String, String) {
     match &r.registry {
         None => {

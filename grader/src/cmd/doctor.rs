@@ -5,7 +5,6 @@
 //! is written here: the base image, the port and the registry come from the lab file.
 
 use std::process::Command;
-use std::time::Duration;
 
 use super::{connect, load_lab};
 use crate::checks::Needs;
@@ -316,20 +315,8 @@ fn compose_finding(out: &mut Vec<Finding>) {
 }
 
 async fn registry_finding(out: &mut Vec<Finding>, registry: &str) {
-    // `localhost` is this machine; ask its IPv4 loopback, where the lab's registry listens.
     let addr = registry.replacen("localhost", "127.0.0.1", 1);
-    let registry_client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .ok();
-    let reg_ok = match registry_client {
-        Some(c) => c
-            .get(format!("http://{addr}/v2/"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success()),
-        None => false,
-    };
+    let reg_ok = crate::registry::answers(&addr).await;
     out.push(if reg_ok {
         finding(
             Level::Ok,
