@@ -39,7 +39,18 @@ pub async fn run(dir: &DirArg) -> Result {
     );
     for (lab, ls) in &state.labs {
         println!("\n{lab}");
-        for (step, st) in &ls.steps {
+        // In the lab's order (its optional steps marked), when the lab is still known; steps
+        // it no longer has come last.
+        let known = super::load_lab(lab).ok();
+        let position = |step: &str| {
+            known
+                .as_ref()
+                .and_then(|l| l.steps.iter().position(|s| s.id == step))
+                .unwrap_or(usize::MAX)
+        };
+        let mut steps: Vec<_> = ls.steps.iter().collect();
+        steps.sort_by_key(|(step, _)| position(step));
+        for (step, st) in steps {
             let status = st.status.map(|s| s.word()).unwrap_or("-");
             let checked = st
                 .checked_at
@@ -56,7 +67,12 @@ pub async fn run(dir: &DirArg) -> Result {
             } else {
                 String::new()
             };
-            println!("  {status:<5} {step:<11} {checked}{passed}{hints}");
+            let optional = known
+                .as_ref()
+                .and_then(|l| l.step(step))
+                .is_some_and(|s| s.optional);
+            let optional = if optional { " (optional)" } else { "" };
+            println!("  {status:<5} {step:<11} {checked}{passed}{hints}{optional}");
         }
     }
     Ok(exit::PASSED)
