@@ -105,6 +105,13 @@ struct Case {
     secs: u64,
 }
 
+/// Replace text in the workspace's compose file.
+fn edit_compose(ws: &Path, from: &str, to: &str) {
+    let path = ws.join("docker-compose.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
+
 fn case(
     name: &'static str,
     setup: impl Fn(&Path, &Path) + 'static,
@@ -842,28 +849,14 @@ fn bad_compose_files_get_clear_messages_within_bounds() {
         ),
         case(
             "a port above 65535",
-            |ws, _| {
-                let t = std::fs::read_to_string(ws.join("docker-compose.yml")).unwrap();
-                std::fs::write(
-                    ws.join("docker-compose.yml"),
-                    t.replace("5000:5000", "70536:5000"),
-                )
-                .unwrap();
-            },
+            |ws, _| edit_compose(ws, "5000:5000", "70536:5000"),
             compose,
             1,
             &["70536 is not a port"],
         ),
         case(
             "a UDP port",
-            |ws, _| {
-                let t = std::fs::read_to_string(ws.join("docker-compose.yml")).unwrap();
-                std::fs::write(
-                    ws.join("docker-compose.yml"),
-                    t.replace("5000:5000", "5000:5000/udp"),
-                )
-                .unwrap();
-            },
+            |ws, _| edit_compose(ws, "5000:5000", "5000:5000/udp"),
             compose,
             1,
             &["HTTP runs over TCP"],

@@ -10,12 +10,9 @@ use crate::common::*;
 fn the_reference_solution_passes_every_step() {
     let t = TestLab::new("solution");
     let image = t.image.as_str();
-    let publish = t.publish();
     let mut mess = EngineMess::default();
     let ws = t.solution_built(&mut mess);
-    let run = &t.name("run");
-    mess.container(run);
-    docker(&["run", "-d", "--name", run, "-p", &publish, image]);
+    let run = &t.run_published(&mut mess, "run");
     let tag = &format!("localhost:5001/e2e/{image}:v1");
     mess.image(tag);
     docker(&["tag", &t.latest(), tag]);
@@ -250,8 +247,7 @@ fn the_run_step_diagnoses_ports_old_images_and_foreground_runs() {
     docker(&["rm", "-f", &t.name("fg")]);
 
     // A container from an older build, still running.
-    mess.container(&t.name("old"));
-    docker(&["run", "-d", "--name", &t.name("old"), "-p", &publish, image]);
+    t.run_published(&mut mess, "old");
     ws.edit("src/main.py", "Hello from", "Hi from");
     build(&ws, image);
     let (r, _) = t.check_json(ws.path(), &["--step", "run"]);
@@ -370,13 +366,9 @@ fn the_tag_and_push_steps_diagnose_learners_mistakes() {
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn compose_explains_the_port_held_by_the_run_container() {
     let t = TestLab::new("portholder");
-    let image = t.image.as_str();
-    let publish = t.publish();
     let mut mess = EngineMess::default();
     let ws = t.solution_built(&mut mess);
-    let holder = &t.name("holder");
-    mess.container(holder);
-    docker(&["run", "-d", "--name", holder, "-p", &publish, image]);
+    let holder = &t.run_published(&mut mess, "holder");
     mess.compose(ws.path());
     let up = compose_cmd(ws.path())
         .args(["up", "--build", "-d"])
@@ -507,13 +499,10 @@ fn the_sample_app_tests_pass_on_python_3_9_inside_the_image() {
 fn a_leftover_image_never_passes_a_new_workspace() {
     let t = TestLab::new("leftover");
     let image = t.image.as_str();
-    let publish = t.publish();
     let mut mess = EngineMess::default();
     // The last learner on this laptop built, ran, tagged and pushed.
     let old = t.solution_built(&mut mess);
-    let run = &t.name("leftover");
-    mess.container(run);
-    docker(&["run", "-d", "--name", run, "-p", &publish, image]);
+    t.run_published(&mut mess, "leftover");
     let tag = &format!("localhost:5001/prev/{image}:v1");
     mess.image(tag);
     mess.pushed(tag);
@@ -706,9 +695,7 @@ fn the_probe_reuses_evidence_only_when_it_proves_the_image() {
     let fresh = || tempfile::tempdir().unwrap();
 
     // The learner's own container, run as built: no probe container is needed.
-    let c = &t.name("evidence");
-    mess.container(c);
-    docker(&["run", "-d", "--name", c, "-p", &publish, image]);
+    let c = &t.run_published(&mut mess, "evidence");
     wait_http(t.port);
     let r = check_run_with_cache(&t, &ws, fresh().path());
     assert_eq!(check(&r, "run.serves")["status"], "pass", "{r:#}");
@@ -767,9 +754,7 @@ fn the_probe_reuses_evidence_only_when_it_proves_the_image() {
     }
 
     // A container from an older build of the image: not evidence for the current one.
-    let old = &t.name("older");
-    mess.container(old);
-    docker(&["run", "-d", "--name", old, "-p", &publish, image]);
+    let old = &t.run_published(&mut mess, "older");
     ws.edit("src/main.py", "Hello from", "Hi from");
     build(&ws, image);
     let r = check_run_with_cache(&t, &ws, fresh().path());

@@ -90,13 +90,18 @@ fn process_alive(pid: i32) -> bool {
     ok || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-/// Whether a container's owner label names another `lab` run that is still alive (its probe
-/// is that run's to remove: `lab reset` leaves it alone while a `lab watch` is probing).
-pub fn owned_by_a_live_run(labels: &std::collections::HashMap<String, String>) -> bool {
+/// The `lab` run (process id) a container's owner label names, when it is not this one.
+fn other_owner(labels: &std::collections::HashMap<String, String>) -> Option<i32> {
     labels
         .get(OWNER_LABEL)
         .and_then(|p| p.parse::<i32>().ok())
-        .is_some_and(|p| p != std::process::id() as i32 && process_alive(p))
+        .filter(|p| *p != std::process::id() as i32)
+}
+
+/// Whether a container's owner label names another `lab` run that is still alive (its probe
+/// is that run's to remove: `lab reset` leaves it alone while a `lab watch` is probing).
+pub fn owned_by_a_live_run(labels: &std::collections::HashMap<String, String>) -> bool {
+    other_owner(labels).is_some_and(process_alive)
 }
 
 /// Remove probe containers left by `lab` runs that no longer exist.
@@ -108,11 +113,7 @@ pub async fn sweep_orphans(engine: &dyn Engine) {
         if c.labels.get(PROBE_LABEL).map(String::as_str) != Some("true") {
             continue;
         }
-        let owner = c
-            .labels
-            .get(OWNER_LABEL)
-            .and_then(|p| p.parse::<i32>().ok());
-        if owner.is_some_and(|p| p != std::process::id() as i32 && !process_alive(p)) {
+        if other_owner(&c.labels).is_some_and(|p| !process_alive(p)) {
             let _ = engine.remove(&c.id).await;
         }
     }

@@ -178,6 +178,21 @@ impl TestLab {
     pub fn publish(&self) -> String {
         format!("{}:5000", self.port)
     }
+    /// `docker run -d --name <image>-WHAT -p PORT:5000 IMAGE`, removed by `mess`; its name.
+    pub fn run_published(&self, mess: &mut EngineMess, what: &str) -> String {
+        let name = self.name(what);
+        mess.container(&name);
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "-p",
+            &self.publish(),
+            &self.image,
+        ]);
+        name
+    }
     /// The sample app and solution, built as this lab's image.
     pub fn solution_built(&self, mess: &mut EngineMess) -> Workspace {
         let ws = self.solution();

@@ -494,6 +494,19 @@ mod tests {
         }
     }
 
+    /// The run step's container check of `python-docker-app:latest` on port 5000.
+    async fn grade_run(fake: FakeEngine) -> Vec<CheckResult> {
+        container::check(
+            &ctx(fake, &workspace()),
+            "run",
+            "python-docker-app:latest",
+            5000,
+            5000,
+            &http(),
+        )
+        .await
+    }
+
     fn http() -> HttpExpect {
         HttpExpect {
             path: "/".into(),
@@ -551,15 +564,7 @@ mod tests {
             "c1".into(),
             "exec: \"gunicorn\": executable file not found in $PATH".into(),
         );
-        let r = container::check(
-            &ctx(fake, &workspace()),
-            "run",
-            "python-docker-app:latest",
-            5000,
-            5000,
-            &http(),
-        )
-        .await;
+        let r = grade_run(fake).await;
         let c = r.iter().find(|c| c.id == "run.container").unwrap();
         assert_eq!(c.status, Status::Fail);
         assert!(
@@ -613,16 +618,11 @@ mod tests {
             ..Container::default()
         });
         let grade = |fake| async move {
-            let r = container::check(
-                &ctx(fake, &workspace()),
-                "run",
-                "python-docker-app:latest",
-                5000,
-                5000,
-                &http(),
-            )
-            .await;
-            r.into_iter().find(|c| c.id == "run.container").unwrap()
+            grade_run(fake)
+                .await
+                .into_iter()
+                .find(|c| c.id == "run.container")
+                .unwrap()
         };
         let c = grade(fake).await;
         assert_eq!(c.status, Status::Fail, "{c:?}");

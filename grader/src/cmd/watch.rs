@@ -389,6 +389,8 @@ pub async fn run(lab_id: &str, dir_arg: &DirArg, python: Option<PathBuf>) -> Res
     heartbeat.tick().await;
     loop {
         if let Some(t) = trigger.take() {
+            // Images change only through the engine: a file save needs no new list of ids.
+            let engine_may_have_changed = !matches!(t, Trigger::Files(_));
             let (why, steps) = match t {
                 Trigger::All(w) | Trigger::Files(w) => (w, vec![]),
                 Trigger::Engine(w, mut steps) => {
@@ -404,7 +406,7 @@ pub async fn run(lab_id: &str, dir_arg: &DirArg, python: Option<PathBuf>) -> Res
                 }
             };
             let r = grade_streaming(&lab, &dir, &python, &cache, steps, &why, &mut known).await?;
-            if let Some(e) = &engine {
+            if let (Some(e), true) = (&engine, engine_may_have_changed) {
                 relevance.refresh(e.as_ref()).await;
             }
             super::classroom::report_to_room(&dir, Some(&r)).await;
