@@ -32,7 +32,6 @@ fn offline(home: &Path, program: &str, args: &[&str], dir: &Path) -> Output {
             "PIP_CONFIG_FILE={}",
             home.join(".sre-lab/kit/pip.conf").display()
         ))
-        .arg("DOCKER_BUILDKIT=0")
         .arg("NO_COLOR=1")
         .arg(program)
         .args(args)

@@ -102,6 +102,37 @@ fn the_reference_solution_passes_every_step() {
         text_of(check(&r, "compose.fresh")).contains("without `--build`"),
         "{r:#}"
     );
+
+    // Rebuilt (`compose build` moves the tag) but the container not recreated: it serves an
+    // older build than its tag. The containerd image store forgets that build at once, so
+    // this is judged by the container's own record, never skipped.
+    let build = compose_cmd(ws.path()).arg("build").output().unwrap();
+    assert!(
+        build.status.success(),
+        "compose build: {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let (r, _) = t.check_json(ws.path(), &["--step", "compose"]);
+    let c = check(&r, "compose.fresh");
+    assert_eq!(c["status"], "fail", "{}: {r:#}", engine_name());
+    assert!(text_of(c).contains("older"), "{}: {c:#}", engine_name());
+    if containerd_store() {
+        assert!(
+            text_of(c).contains("runs an older build"),
+            "{}: {c:#}",
+            engine_name()
+        );
+    }
+    // The same answer written differently: build, then `up -d` without --build, passes.
+    let up = compose_cmd(ws.path()).args(["up", "-d"]).output().unwrap();
+    assert!(
+        up.status.success(),
+        "compose up: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    wait_http(t.port);
+    let (r, _) = t.check_json(ws.path(), &["--step", "compose"]);
+    assert_eq!(status(&r, "compose"), "pass", "{}: {r:#}", engine_name());
 }
 
 /// Build a variant of the solution's Dockerfile and grade the run step's probe.

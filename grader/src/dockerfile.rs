@@ -76,6 +76,30 @@ pub struct Facts {
     /// Lines of `# hadolint ignore=...` (and `global ignore`) comments: they silence a linter,
     /// never the builder, so a finding under one still stands.
     pub lint_pragmas: Vec<(usize, String)>,
+    /// The `# syntax=` parser directive's frontend image and its line, when there is one:
+    /// BuildKit pulls that image (from Docker Hub unless it names another registry) before it
+    /// reads the rest, so an offline build fails on it.
+    pub syntax: Option<(String, usize)>,
+}
+
+/// The `# syntax=IMAGE` parser directive, as BuildKit reads directives: only in the comment
+/// lines at the very top (a blank line, an instruction or a comment that is not `key=value`
+/// ends them), the key case-insensitive, spaces around `=` allowed.
+pub fn syntax_directive(text: &str) -> Option<(String, usize)> {
+    for (i, line) in normalize(text).lines().take(100).enumerate() {
+        let Some(rest) = line.trim().strip_prefix('#') else {
+            return None;
+        };
+        let (k, v) = rest.split_once('=')?;
+        let (k, v) = (k.trim(), v.trim());
+        if k.is_empty() || k.contains(char::is_whitespace) {
+            return None;
+        }
+        if k.eq_ignore_ascii_case("syntax") && !v.is_empty() {
+            return Some((v.chars().take(200).collect(), i + 1));
+        }
+    }
+    None
 }
 
 /// A Dockerfile Docker would refuse.
@@ -281,6 +305,7 @@ pub fn parse(raw: &str) -> Result<Facts, ParseError> {
         });
     }
     let lines = Lines::new(&text);
+    let syntax = syntax_directive(&text);
     // Global ARGs (before the first FROM), usable in FROM lines and redeclared in stages.
     let mut global: HashMap<String, String> = HashMap::new();
     // Each named stage's facts and variables (ARG and ENV values), for `FROM <stage>`.
@@ -416,6 +441,7 @@ pub fn parse(raw: &str) -> Result<Facts, ParseError> {
         })
         .take(100)
         .collect();
+    facts.syntax = syntax;
     Ok(facts)
 }
 
@@ -436,6 +462,29 @@ pub fn read(dir: &Path) -> Result<Option<Result<Facts, ParseError>>, crate::boun
         Ok(text) => Ok(Some(parse(&text))),
         Err(ReadError::Missing(_)) => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod syntax_tests {
+    use super::syntax_directive;
+
+    #[test]
+    fn the_syntax_directive_is_read_only_where_buildkit_reads_it() {
+        let d = |t: &str| syntax_directive(t).map(|(v, l)| (v, l));
+        assert_eq!(
+            d("# syntax=docker/dockerfile:1\nFROM x\n"),
+            Some(("docker/dockerfile:1".into(), 1))
+        );
+        assert_eq!(
+            d("\u{feff}# escape=`\r\n#   SYNTAX = docker/dockerfile:1.7\r\nFROM x\n"),
+            Some(("docker/dockerfile:1.7".into(), 2))
+        );
+        // After a blank line, an instruction or a plain comment it is only a comment.
+        assert_eq!(d("\n# syntax=docker/dockerfile:1\nFROM x\n"), None);
+        assert_eq!(d("FROM x\n# syntax=docker/dockerfile:1\n"), None);
+        assert_eq!(d("# the app\n# syntax=docker/dockerfile:1\nFROM x\n"), None);
+        assert_eq!(d("# syntax=\nFROM x\n"), None);
     }
 }
 

@@ -79,6 +79,17 @@ pub fn require_test_engine() {
     );
 }
 
+/// Which engine of the matrix this test runs on (`scripts/test-engine.sh --engine`), for
+/// failure messages: "Docker 28.5.2 (containerd image store, ...)".
+pub fn engine_name() -> String {
+    std::env::var("SRE_LAB_TEST_ENGINE_NAME").unwrap_or_else(|_| "the test engine".into())
+}
+
+/// Whether the test engine keeps images in the containerd image store (image id = index digest).
+pub fn containerd_store() -> bool {
+    engine_name().contains("containerd image store")
+}
+
 /// Tests that play the lesson's literal commands (the image name `python-docker-app`, port
 /// 5000) take this lock, so they never overlap one another. Grader tests use a [`TestLab`]
 /// instead and need no lock.
@@ -118,6 +129,7 @@ impl TestLab {
     /// A lab copy whose image is `<word>-app`; `word` must be unique among the tests.
     pub fn new(word: &str) -> TestLab {
         require_test_engine();
+        eprintln!("engine: {}", engine_name());
         let image = format!("{word}-app");
         {
             let mut words = WORDS.lock().unwrap_or_else(|e| e.into_inner());
@@ -398,7 +410,7 @@ pub fn docker(args: &[&str]) -> String {
 pub fn docker_raw(args: &[&str], dir: Option<&Path>) -> Output {
     require_test_engine();
     let mut c = Command::new("docker");
-    c.args(args).env("DOCKER_BUILDKIT", "0");
+    c.args(args);
     if let Some(d) = dir {
         c.current_dir(d);
     }

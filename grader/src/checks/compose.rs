@@ -6,10 +6,11 @@
 use serde::Deserialize;
 
 use super::{Kind, Makes, Needs};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_norway::Value;
 
+use super::image::short_id;
 use super::{compare_content, engine_error, probe_container, same_path, Ctx};
 use crate::engine::{compose_label, ContainerState, ContainerSummary, PROBE_LABEL};
 use crate::http::matches_expectation;
@@ -68,13 +69,22 @@ impl Kind for Spec {
     }
 }
 
-/// File names Docker Compose looks for, in its order.
-pub const FILE_NAMES: [&str; 4] = [
-    "compose.yaml",
-    "compose.yml",
-    "docker-compose.yaml",
-    "docker-compose.yml",
-];
+pub use super::compose_files::FILE_NAMES;
+
+/// The `config_files` label of this workspace's running Compose containers (the files the
+/// project was made from), when the engine answers and such a container runs.
+async fn running_config_files(ctx: &Ctx) -> Option<String> {
+    let engine = ctx.engine("compose.file").ok()?;
+    let all = engine.containers().await.ok()?;
+    all.iter()
+        .filter(|c| c.state == ContainerState::Running && !c.labels.contains_key(PROBE_LABEL))
+        .filter(|c| {
+            c.labels
+                .get(compose_label::WORKING_DIR)
+                .is_some_and(|d| same_path(Path::new(d), &ctx.dir))
+        })
+        .find_map(|c| c.labels.get(compose_label::CONFIG_FILES).cloned())
+}
 
 const TOP_KEYS: [&str; 8] = [
     "version", "services", "networks", "volumes", "configs", "secrets", "name", "include",
@@ -195,15 +205,6 @@ fn too_deep(text: &str, max: usize) -> Option<usize> {
         }
     }
     None
-}
-
-/// Find the compose file Docker Compose would use.
-pub fn find_file(dir: &Path) -> Option<PathBuf> {
-    // Present in any form: a FIFO or a link elsewhere is then named by the bounded read.
-    FILE_NAMES
-        .iter()
-        .map(|n| dir.join(n))
-        .find(|p| std::fs::symlink_metadata(p).is_ok())
 }
 
 fn line_of(text: &str, key: &str) -> Option<usize> {
@@ -567,39 +568,38 @@ pub async fn check(
     sources: &[String],
 ) -> Vec<CheckResult> {
     let id = |s: &str| format!("{step}.{s}");
-    let up = "docker-compose up --build -d (or: docker compose up --build -d)";
-    let Some(path) = find_file(&ctx.dir) else {
+    let up = "docker compose up --build -d (Compose v1: docker-compose up --build -d)";
+    // Grade the files Compose reads: those the running project was made from, else what
+    // `docker compose` would read here now.
+    let vars = compose_env(&ctx.dir);
+    let running = running_config_files(ctx).await;
+    let Some(choice) = super::compose_files::choose(&ctx.dir, running.as_deref(), &vars) else {
         return vec![CheckResult::fail(id("file"), "there is no compose file in the workspace")
             .expected(FILE_NAMES.join(" or "))
-            .hint(format!("create docker-compose.yml with `services:`, one service with `build: .` and `ports: [\"{host_port}:{port}\"]`"))];
+            .hint(format!("create compose.yaml with `services:`, one service with `build: .` and `ports: [\"{host_port}:{port}\"]`"))];
     };
-    let file = path
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .to_string();
-    let text = match crate::bounded::read_text(&path, crate::bounded::MAX_SPEC_FILE, Some(&ctx.dir))
-    {
+    let (text, file) = match super::compose_files::read(&choice, &ctx.dir, &id("file")) {
         Ok(t) => t,
-        Err(e) => {
-            return vec![CheckResult::fail(
-                id("file"),
-                format!("the compose file cannot be used: {e}"),
-            )
-            .hint(format!("make {file} a regular text file in the workspace"))]
-        }
+        Err(r) => return vec![r],
     };
-    let services = match parse(&text, &file, &compose_env(&ctx.dir)) {
+    let services = match parse(&text, &file, &vars) {
         Ok(s) => s,
         Err(mut r) => {
             r.id = id("file");
             return vec![r];
         }
     };
+    let mut why = String::new();
+    if choice.files.len() > 1 || choice.why != "Compose's default file names" {
+        why = format!(", read as Compose reads it: {}", choice.why);
+    }
     let mut out = vec![CheckResult::pass(
         id("file"),
-        format!("{file} is valid ({} service(s))", services.len()),
+        format!("{file} is valid ({} service(s)){why}", services.len()),
     )];
+    if let Some(note) = &choice.v1_note {
+        out[0].message.push_str(&format!(" ({note})"));
+    }
     let built_here: Vec<&ServiceFacts> = services
         .iter()
         .filter(|s| {
@@ -783,7 +783,7 @@ pub async fn check(
             let log = engine.logs_tail(&c.id, 15).await.unwrap_or_default();
             r = r
                 .hint(format!(
-                    "`docker-compose logs {}` shows why; then `{up}`",
+                    "`docker compose logs {}` shows why; then `{up}`",
                     svc.name
                 ))
                 .detail(format!("last log lines:\n{log}"));
@@ -802,9 +802,33 @@ pub async fn check(
         ))),
         Err(how) => out.push(CheckResult::fail(id("running"), format!("service {} runs but http://localhost:{host_port}{} does not answer as the app does", svc.name, http.path))
             .found(how)
-            .hint(format!("`docker-compose logs {}` shows what the app says", svc.name))),
+            .hint(format!("`docker compose logs {}` shows what the app says", svc.name))),
     }
-    if let Ok(Some(img)) = engine.image(&c.image_id).await {
+    let img = match engine.image(&c.image_id).await {
+        Ok(i) => i,
+        Err(e) => {
+            out.push(engine_error(&id("fresh"), &e));
+            return out;
+        }
+    };
+    let Some(img) = img else {
+        // The containerd image store forgets a build once its tag moves, while the container
+        // made from it runs on: the tag the container was made from now names a newer build.
+        // (The legacy store keeps the older build as a dangling image, compared by content below.)
+        let now = match engine.image(&c.config_image).await {
+            Ok(Some(i)) => format!("{} now names {}", c.config_image, short_id(&i.id)),
+            _ => format!("{} is gone", c.config_image),
+        };
+        out.push(
+            CheckResult::fail(id("fresh"), format!(
+                "the service's container {} runs an older build ({}) than its image: {now}. The image was rebuilt (`build` or `up --build` of another run) but this container was not recreated",
+                c.name, short_id(&c.image_id)))
+                .evidence("the container's image id no longer names an image in the engine (containerd image store)")
+                .hint(format!("`{up}` recreates it from the current build")),
+        );
+        return out;
+    };
+    {
         if let Ok(content) =
             compare_content(ctx, engine.as_ref(), &img.id, &img.working_dir, sources).await
         {

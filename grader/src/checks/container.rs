@@ -126,9 +126,23 @@ pub async fn check(
         if !older_builds.contains_key(&c.image_id) {
             // An image that still carries another repository's name is that repository's
             // image, however alike its config (another project served by gunicorn).
-            let same = matches!(engine.image(&c.image_id).await, Ok(Some(i))
-                if !i.cmd.is_empty() && i.cmd == app.cmd && i.working_dir == app.working_dir
-                    && i.repo_tags.iter().all(|t| t == "<none>:<none>" || Reference::parse(t).name() == Reference::parse(repo).name()));
+            let same = match engine.image(&c.image_id).await {
+                Ok(Some(i)) => {
+                    !i.cmd.is_empty()
+                        && i.cmd == app.cmd
+                        && i.working_dir == app.working_dir
+                        && i.repo_tags.iter().all(|t| {
+                            t == "<none>:<none>"
+                                || Reference::parse(t).name() == Reference::parse(repo).name()
+                        })
+                }
+                // The containerd image store forgets an older build once its tag moves, while
+                // its containers run on: the name given at `docker run` still tells whose it is.
+                Ok(None) => matches!(engine.container(&c.id).await, Ok(Some(full))
+                    if !full.config_image.is_empty()
+                        && Reference::parse(&full.config_image).name() == Reference::parse(repo).name()),
+                Err(_) => false,
+            };
             older_builds.insert(c.image_id.clone(), same);
         }
         if older_builds[&c.image_id] {

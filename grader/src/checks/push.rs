@@ -91,14 +91,24 @@ pub async fn check(
     let r = Reference::parse(&chosen);
     let where_ = r.registry.clone().unwrap_or_else(|| "Docker Hub".into());
     let push = format!("docker push {chosen}");
-    let local_digest = local.repo_digests.iter().find_map(|d| {
-        d.split_once('@')
-            .filter(|(repo, _)| *repo == r.repository())
-            .map(|(_, dg)| dg.to_string())
-    });
+    // On the legacy image store the id is the config digest and `RepoDigests` holds what the
+    // engine recorded when it pushed. On the containerd store the id is the image's own
+    // (index) digest, which the registry stores as it is, and `RepoDigests` lists `repo@<id>`
+    // for every local name before any push: there it is no record of a push at all.
+    let local_digest = local
+        .repo_digests
+        .iter()
+        .find_map(|d| {
+            d.split_once('@')
+                .filter(|(repo, _)| *repo == r.repository())
+                .map(|(_, dg)| dg.to_string())
+        })
+        .filter(|d| *d != local.id);
     match manifest_digest(&r).await {
         // The fast path: the manifest digest is the one the engine recorded when it pushed.
         Lookup::Found(remote) if local_digest.as_deref() == Some(remote.as_str()) => vec![CheckResult::pass(&id, format!("{where_} has {chosen} with digest {}, the same as the local image", short(&remote)))],
+        // The containerd store: the registry holds the very index the local image id names.
+        Lookup::Found(remote) if remote == local.id => vec![CheckResult::pass(&id, format!("{where_} has {chosen} with digest {}, the local image's own id (containerd image store)", short(&remote)))],
         // Otherwise judge by content that survives re-encoding: the config the manifest names
         // is the local image id (Podman re-compresses layers when it pushes).
         Lookup::Found(remote) if manifest_config_digest(&r).await == Ok(Some(local.id.clone())) => {

@@ -269,6 +269,7 @@ impl Engine for DockerEngine {
                 .trim_start_matches('/')
                 .to_string(),
             image_id: c.image.unwrap_or_default(),
+            config_image: config.image.clone().unwrap_or_default(),
             status: state
                 .status
                 .map(|s| ContainerState::parse(s.as_ref()))

@@ -25,6 +25,8 @@ pub mod compose_label {
     pub const PROJECT: &str = "com.docker.compose.project";
     /// The directory Compose ran in.
     pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+    /// The files the project was made from, comma-separated absolute paths.
+    pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
     /// The service name.
     pub const SERVICE: &str = "com.docker.compose.service";
     /// The Compose version that made it (1.x is `docker-compose`, 2.x `docker compose`).
@@ -170,6 +172,10 @@ pub struct Container {
     pub id: String,
     pub name: String,
     pub image_id: String,
+    /// The image as it was named at `docker run` (inspect's `Config.Image`). On the containerd
+    /// image store an older build vanishes from the image API once its tag moves, while its
+    /// containers keep running: then this name is the only link back to the repository.
+    pub config_image: String,
     pub status: ContainerState,
     pub running: bool,
     pub restarting: bool,
