@@ -389,3 +389,101 @@ fn a_missing_compose_file_says_which_names_count() {
     assert_eq!(code, 1);
     assert!(text_of(check(&r, "compose.file")).contains("compose.yaml or compose.yml"));
 }
+
+/// Gunicorn takes its bind from several channels (command line over GUNICORN_CMD_ARGS over
+/// the config file over $PORT over its default 127.0.0.1:8000): each is judged as gunicorn
+/// reads it. (what, Dockerfile edit, extra file, passes, words the message must hold)
+#[test]
+fn gunicorn_binds_given_through_other_channels_are_read_as_gunicorn_reads_them() {
+    let cli = r#""--bind","0.0.0.0:5000","#;
+    let cases: &[(&str, &str, Option<(&str, &str)>, bool, &[&str])] = &[
+        // Right, written differently.
+        (
+            "GUNICORN_CMD_ARGS",
+            "ENV GUNICORN_CMD_ARGS=\"--bind=0.0.0.0:5000 --workers 2\"\n",
+            None,
+            true,
+            &["from GUNICORN_CMD_ARGS"],
+        ),
+        (
+            "gunicorn.conf.py",
+            "",
+            Some((
+                "gunicorn.conf.py",
+                "workers = 2\nbind = \"0.0.0.0:5000\"  # all interfaces\n",
+            )),
+            true,
+            &["from gunicorn.conf.py"],
+        ),
+        (
+            "-c conf file",
+            "",
+            Some(("conf/g.py", "bind = ['0.0.0.0:5000']\n")),
+            true,
+            &["from conf/g.py"],
+        ),
+        ("PORT", "ENV PORT=5000\n", None, true, &["$PORT"]),
+        // Wrong.
+        (
+            "GUNICORN_CMD_ARGS on loopback",
+            "ENV GUNICORN_CMD_ARGS=\"-b 127.0.0.1:5000\"\n",
+            None,
+            false,
+            &[
+                "127.0.0.1:5000 (from GUNICORN_CMD_ARGS)",
+                "container itself",
+            ],
+        ),
+        (
+            "conf file on another port",
+            "",
+            Some(("gunicorn.conf.py", "bind = \"0.0.0.0:8000\"\n")),
+            false,
+            &["0.0.0.0:8000 (from gunicorn.conf.py)", "port 5000"],
+        ),
+        (
+            "PORT elsewhere",
+            "ENV PORT=8080\n",
+            None,
+            false,
+            &["0.0.0.0:8080", "$PORT"],
+        ),
+        // Near misses: a computed bind is not guessed (gunicorn's default is named), and a
+        // conf file outside the workspace is not read.
+        (
+            "computed bind",
+            "",
+            Some((
+                "gunicorn.conf.py",
+                "import os\nbind = os.environ.get('B')\n",
+            )),
+            false,
+            &["127.0.0.1:8000"],
+        ),
+    ];
+    for (what, env, file, passes, words) in cases {
+        let ws = Workspace::solution();
+        let mut df = lesson().replace(cli, "");
+        if *what == "-c conf file" {
+            df = df.replace(r#"["gunicorn","#, r#"["gunicorn","-c","/app/conf/g.py","#);
+        }
+        df = df.replace("CMD [", &format!("{env}CMD ["));
+        ws.write("Dockerfile", &df);
+        if let Some((name, text)) = file {
+            if let Some(parent) = std::path::Path::new(name).parent() {
+                std::fs::create_dir_all(ws.path().join(parent)).unwrap();
+            }
+            ws.write(name, text);
+        }
+        let (r, _) = check_json(ws.path(), &["--step", "dockerfile"]);
+        let c = check(&r, "dockerfile.cmd");
+        assert_eq!(
+            c["status"],
+            if *passes { "pass" } else { "fail" },
+            "{what}: {c:#}"
+        );
+        for w in *words {
+            assert!(text_of(c).contains(w), "{what}: lacks {w:?}: {c:#}");
+        }
+    }
+}

@@ -22,6 +22,7 @@ mod browser;
 mod classroom;
 mod cli;
 mod common;
+mod engines;
 mod files;
 mod hostile;
 mod kit;

@@ -87,9 +87,7 @@ pub struct Facts {
 /// ends them), the key case-insensitive, spaces around `=` allowed.
 pub fn syntax_directive(text: &str) -> Option<(String, usize)> {
     for (i, line) in normalize(text).lines().take(100).enumerate() {
-        let Some(rest) = line.trim().strip_prefix('#') else {
-            return None;
-        };
+        let rest = line.trim().strip_prefix('#')?;
         let (k, v) = rest.split_once('=')?;
         let (k, v) = (k.trim(), v.trim());
         if k.is_empty() || k.contains(char::is_whitespace) {
@@ -247,7 +245,7 @@ fn unquote(s: &str) -> String {
 }
 
 /// Split on unquoted whitespace, removing quotes and backslash escapes.
-fn shell_words(s: &str) -> Vec<String> {
+pub fn shell_words(s: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
@@ -471,7 +469,7 @@ mod syntax_tests {
 
     #[test]
     fn the_syntax_directive_is_read_only_where_buildkit_reads_it() {
-        let d = |t: &str| syntax_directive(t).map(|(v, l)| (v, l));
+        let d = syntax_directive;
         assert_eq!(
             d("# syntax=docker/dockerfile:1\nFROM x\n"),
             Some(("docker/dockerfile:1".into(), 1))

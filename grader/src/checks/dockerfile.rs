@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::{Kind, Needs};
 use crate::bounded::{read_text, ReadError, MAX_SPEC_FILE};
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use super::Ctx;
 use crate::dockerfile::{self as df, Facts};
@@ -108,7 +109,7 @@ pub fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
     out.push(check_copy_code(&facts, &id("copy-code")));
     out.extend(check_env(&facts, &id("env"), env));
     out.push(check_expose(&facts, &id("expose"), *port));
-    out.push(check_cmd(&facts, &id("cmd"), cmd, *port));
+    out.push(check_cmd(&facts, &id("cmd"), cmd, *port, &ctx.dir));
     out.extend(check_dockerignore(ctx, &id("dockerignore"), dockerignore));
     note_lint_pragmas(&facts, &mut out);
     out
@@ -384,6 +385,61 @@ fn check_expose(f: &Facts, id: &str, port: u16) -> CheckResult {
 struct Gunicorn {
     bind: Option<String>,
     app: Option<String>,
+    /// `-c FILE` / `--config FILE`.
+    config: Option<String>,
+}
+
+/// Where gunicorn's bind came from, for messages.
+fn bind_from(g: &Gunicorn, f: &Facts, dir: &Path) -> (Option<String>, String) {
+    // Gunicorn's order, later winning: its default, $PORT (0.0.0.0:$PORT when set), the
+    // config file (`-c FILE`, else ./gunicorn.conf.py in the working directory), the
+    // GUNICORN_CMD_ARGS variable, the command line.
+    if let Some(b) = &g.bind {
+        return (Some(b.clone()), "--bind".into());
+    }
+    let env = |k: &str| f.env.iter().rev().find(|e| e.key == k).map(|e| e.value.clone());
+    if let Some(args) = env("GUNICORN_CMD_ARGS") {
+        let words: Vec<String> = std::iter::once("gunicorn".to_string())
+            .chain(df::shell_words(&args))
+            .collect();
+        if let Some(b) = read_gunicorn(&words).and_then(|e| e.bind) {
+            return (Some(b), "GUNICORN_CMD_ARGS".into());
+        }
+    }
+    let file = g.config.clone().unwrap_or_else(|| "gunicorn.conf.py".into());
+    let workdir = f.workdirs.last().map(|w| w.0.clone()).unwrap_or_else(|| "/".into());
+    // The config file as the workspace holds it (COPY . . puts it in the working directory).
+    let rel = file
+        .strip_prefix(&format!("{}/", workdir.trim_end_matches('/')))
+        .unwrap_or(&file)
+        .trim_start_matches("./")
+        .to_string();
+    if !rel.starts_with('/') && !rel.starts_with("python:") {
+        if let Ok(text) = read_text(&dir.join(&rel), MAX_SPEC_FILE, Some(dir)) {
+            if let Some(b) = config_bind(&text) {
+                return (Some(b), rel);
+            }
+        }
+    }
+    if let Some(p) = env("PORT").filter(|p| !p.is_empty()) {
+        return (Some(format!("0.0.0.0:{p}")), "$PORT (gunicorn binds 0.0.0.0:$PORT when it is set)".into());
+    }
+    (None, String::new())
+}
+
+/// A gunicorn config file's `bind = "..."` (or `bind = ["...", ...]`, the first), when it is a
+/// plain literal; a computed bind is not guessed.
+fn config_bind(text: &str) -> Option<String> {
+    text.lines().rev().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        if k.trim() != "bind" {
+            return None;
+        }
+        let v = v.split('#').next()?.trim().trim_start_matches('[').trim_end_matches(']');
+        let first = v.split(',').next()?.trim();
+        let q = first.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+        first.strip_prefix(q)?.strip_suffix(q).map(String::from)
+    })
 }
 
 fn read_gunicorn(args: &[String]) -> Option<Gunicorn> {
@@ -393,6 +449,7 @@ fn read_gunicorn(args: &[String]) -> Option<Gunicorn> {
     let mut g = Gunicorn {
         bind: None,
         app: None,
+        config: None,
     };
     let mut it = args[start + 1..].iter();
     while let Some(a) = it.next() {
@@ -405,6 +462,10 @@ fn read_gunicorn(args: &[String]) -> Option<Gunicorn> {
             .filter(|v| !v.is_empty() && !v.starts_with('-'))
         {
             g.bind = Some(v.to_string());
+        } else if a == "-c" || a == "--config" {
+            g.config = it.next().cloned();
+        } else if let Some(v) = a.strip_prefix("--config=") {
+            g.config = Some(v.to_string());
         } else if a.starts_with('-') {
             // Flags that take a value in the next word.
             if !a.contains('=')
@@ -417,8 +478,6 @@ fn read_gunicorn(args: &[String]) -> Option<Gunicorn> {
                         | "--timeout"
                         | "--threads"
                         | "--chdir"
-                        | "-c"
-                        | "--config"
                         | "--log-level"
                         | "--access-logfile"
                         | "--error-logfile"
@@ -433,7 +492,7 @@ fn read_gunicorn(args: &[String]) -> Option<Gunicorn> {
     Some(g)
 }
 
-fn check_cmd(f: &Facts, id: &str, want: &[String], port: u16) -> CheckResult {
+fn check_cmd(f: &Facts, id: &str, want: &[String], port: u16, dir: &Path) -> CheckResult {
     let want_json = format!(
         "CMD [{}]",
         want.iter()
@@ -488,26 +547,32 @@ fn check_cmd(f: &Facts, id: &str, want: &[String], port: u16) -> CheckResult {
             .found(found)
             .hint(format!("use `{want_json}`"));
     };
-    match g.bind.as_deref() {
+    let (bind, channel) = bind_from(&g, f, dir);
+    let via = if channel == "--bind" || channel.is_empty() {
+        String::new()
+    } else {
+        format!(" (from {channel})")
+    };
+    match bind.as_deref() {
         None => {
-            return r("gunicorn has no --bind, so it listens on 127.0.0.1:8000 inside the container: nothing answers on the published port".into())
+            return r("gunicorn is given no bind (no --bind, no GUNICORN_CMD_ARGS, no bind in a gunicorn.conf.py, no PORT), so it uses its default, 127.0.0.1:8000: inside the container that is the container's own loopback on another port, and nothing answers on the published port".into())
                 .found(found)
                 .hint(format!("add \"--bind\", \"{want_bind}\""))
         }
         Some(b) if b.starts_with("127.0.0.1") || b.starts_with("localhost") => {
-            return r(format!("gunicorn binds {b}: inside a container, 127.0.0.1 is the container itself, so the published port gets a reset or an empty reply"))
+            return r(format!("gunicorn binds {b}{via}: inside a container, 127.0.0.1 is the container itself, so the published port gets a reset or an empty reply"))
                 .found(found)
                 .hint(format!("bind all interfaces: \"--bind\", \"{want_bind}\""))
         }
-        Some(b) if b != want_bind && b != format!(":{port}") => {
-            return r(format!("gunicorn binds {b}, but the app is published and exposed on port {port}"))
+        Some(b) if b != want_bind && b != format!(":{port}") && b != format!("[::]:{port}") => {
+            return r(format!("gunicorn binds {b}{via}, but the app is published and exposed on port {port}"))
                 .found(found)
                 .hint(format!("use \"--bind\", \"{want_bind}\""))
         }
         _ => {}
     }
     match g.app.as_deref() {
-        Some(a) if a == want_app => CheckResult::pass(id, format!("{written} runs gunicorn on {want_bind} serving {want_app} (exec form)")).at(at(*pos)),
+        Some(a) if a == want_app => CheckResult::pass(id, format!("{written} runs gunicorn on {want_bind}{via} serving {want_app} (exec form)")).at(at(*pos)),
         Some(a) => r(format!("gunicorn serves {a:?}, but the app is {want_app:?} (MODULE:VARIABLE): gunicorn will fail to import it"))
             .found(found)
             .hint(format!("the last element must be \"{want_app}\"")),

@@ -244,21 +244,34 @@ async fn missing(
     name: &str,
     facts: Option<&dockerfile::Facts>,
 ) -> CheckResult {
+    let r = missing_or_lookalike(ctx, id, name, facts).await;
+    // BuildKit pulls a `# syntax=` frontend before it reads the Dockerfile: offline (a room
+    // without Internet) the build stops there, "failed to resolve source metadata for
+    // docker.io/docker/dockerfile:1", and no image is made. That is the cause to name first.
+    let Some((frontend, line)) = facts.and_then(|f| f.syntax.clone()) else {
+        return r;
+    };
     let repo = repo_of(name);
-    let mut base = CheckResult::fail(id, format!("there is no image {name}"))
+    let earlier = r.found.map(|f| format!(" (also found: {f})")).unwrap_or_default();
+    CheckResult { found: None, ..r }
+        .found(format!("Dockerfile:{line} asks BuildKit for the frontend image `{frontend}`, which it must pull (from Docker Hub unless the name says otherwise) before it builds: without Internet, or on a network that blocks Docker Hub, the build fails there (\"failed to resolve source metadata for ...{frontend}\"){earlier}"))
+        .at(format!("Dockerfile:{line}"))
+        .hint(format!("delete the `# syntax=` line (the builder's own Dockerfile frontend reads this file), then `docker build -t {repo} .`"))
+}
+
+/// The image is missing: the plain failure, or one naming a look-alike if one exists.
+async fn missing_or_lookalike(
+    ctx: &Ctx,
+    id: &str,
+    name: &str,
+    facts: Option<&dockerfile::Facts>,
+) -> CheckResult {
+    let repo = repo_of(name);
+    let base = CheckResult::fail(id, format!("there is no image {name}"))
         .expected(name.to_string())
         .hint(format!(
             "build it from the workspace: `docker build -t {repo} .`"
         ));
-    // BuildKit pulls a `# syntax=` frontend before it reads the Dockerfile: offline (a room
-    // without Internet) the build stops there, "failed to resolve source metadata for
-    // docker.io/docker/dockerfile:1", and no image is made.
-    if let Some((frontend, line)) = facts.and_then(|f| f.syntax.clone()) {
-        base = base
-            .found(format!("Dockerfile:{line} asks BuildKit for the frontend image `{frontend}`, which it must pull (from Docker Hub unless the name says otherwise) before it builds: without Internet, or on a network that blocks Docker Hub, the build fails there (\"failed to resolve source metadata for ...{frontend}\")"))
-            .at(format!("Dockerfile:{line}"))
-            .hint(format!("delete the `# syntax=` line (the builder's own Dockerfile frontend reads this file), then `docker build -t {repo} .`"));
-    }
     let Ok(engine) = ctx.engine(id) else {
         return base;
     };
