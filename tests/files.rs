@@ -392,9 +392,14 @@ fn a_missing_compose_file_says_which_names_count() {
 
 /// Gunicorn takes its bind from several channels (command line over GUNICORN_CMD_ARGS over
 /// the config file over $PORT over its default 127.0.0.1:8000): each is judged as gunicorn
-/// reads it. (what, Dockerfile edit, extra file, passes, words the message must hold)
-/// (what, Dockerfile edit, extra file, passes, words the message must hold)
-type BindCase<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>, bool, &'a [&'a str]);
+/// reads it. A case: (what, Dockerfile edit, extra file, passes, words the message must hold).
+type BindCase<'a> = (
+    &'a str,
+    &'a str,
+    Option<(&'a str, &'a str)>,
+    bool,
+    &'a [&'a str],
+);
 
 #[test]
 fn gunicorn_binds_given_through_other_channels_are_read_as_gunicorn_reads_them() {
