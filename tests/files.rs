@@ -495,3 +495,45 @@ fn gunicorn_binds_given_through_other_channels_are_read_as_gunicorn_reads_them()
         }
     }
 }
+
+/// `.dockerignore` is judged by what the builder would leave out, in its pattern language.
+#[test]
+fn dockerignore_is_read_in_the_builders_pattern_language() {
+    let ws = Workspace::solution();
+    let cases: &[(&str, &str, &[&str])] = &[
+        // Right, written differently: exclude everything, let back what the image needs.
+        (
+            "*\n!src\n!requirements.txt\n!pyproject.toml\n",
+            "pass",
+            &["excludes everything and lets back only !src"],
+        ),
+        ("/.git/\n**/.venv\n./venv\n**/__pycache__\n", "pass", &[]),
+        ("[.]git\n.v?nv\nvenv*\n__pycache__/\n", "pass", &[]),
+        // Wrong: a later line lets .git back in; the last matching line decides.
+        (
+            ".git\n.venv\nvenv\n__pycache__\n!.git\n",
+            "warn",
+            &["does not exclude .git", "`!.git` lets it back in"],
+        ),
+        // Near misses: a commented line, and a pattern one directory down.
+        (
+            "#.git\n.venv\nvenv\n__pycache__\n",
+            "warn",
+            &["does not exclude .git"],
+        ),
+        (
+            "src/.git\n.venv\nvenv\n__pycache__\n",
+            "warn",
+            &["does not exclude .git"],
+        ),
+    ];
+    for (text, want, words) in cases {
+        ws.write(".dockerignore", text);
+        let (r, _) = check_json(ws.path(), &["--step", "dockerfile"]);
+        let c = check(&r, "dockerfile.dockerignore");
+        assert_eq!(c["status"], *want, "{text:?}: {c:#}");
+        for w in *words {
+            assert!(text_of(c).contains(w), "{text:?}: lacks {w:?}: {c:#}");
+        }
+    }
+}

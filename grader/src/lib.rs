@@ -14,6 +14,7 @@ pub mod cleanup;
 pub mod cli;
 pub mod cmd;
 pub mod dockerfile;
+pub mod dockerignore;
 pub mod engine;
 pub mod error;
 pub mod exit;

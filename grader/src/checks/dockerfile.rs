@@ -594,21 +594,30 @@ fn check_dockerignore(ctx: &Ctx, id: &str, wanted: &[String]) -> Vec<CheckResult
                 .hint("make .dockerignore a regular text file, one pattern per line")]
         }
     };
-    let lines: Vec<String> = text
-        .lines()
-        .map(|l| {
-            l.trim()
-                .trim_start_matches("**/")
-                .trim_end_matches('/')
-                .to_string()
-        })
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    // Judged as the builder reads the file: what would `COPY . .` bring of each?
+    let patterns = crate::dockerignore::parse(&text);
+    let missing: Vec<&String> = wanted
+        .iter()
+        .filter(|w| !crate::dockerignore::excluded(&patterns, w))
         .collect();
-    let missing: Vec<&String> = wanted.iter().filter(|w| !lines.contains(w)).collect();
     if missing.is_empty() {
+        let by = wanted
+            .first()
+            .and_then(|w| crate::dockerignore::decided_by(&patterns, w))
+            .filter(|p| p.text == "*" || p.text == "**")
+            .map(|_| {
+                let kept: Vec<&str> = patterns
+                    .iter()
+                    .filter(|p| p.negated)
+                    .map(|p| p.text.as_str())
+                    .take(10)
+                    .collect();
+                format!(" (it excludes everything and lets back only {})", if kept.is_empty() { "nothing".into() } else { kept.join(" ") })
+            })
+            .unwrap_or_default();
         vec![CheckResult::pass(
             id,
-            ".dockerignore keeps the repository, virtual environments and caches out of the image",
+            format!(".dockerignore keeps the repository, virtual environments and caches out of the image{by}"),
         )]
     } else {
         vec![CheckResult::warn(
@@ -623,6 +632,14 @@ fn check_dockerignore(ctx: &Ctx, id: &str, wanted: &[String]) -> Vec<CheckResult
             ),
         )
         .at(".dockerignore")
-        .hint("add one line per pattern to .dockerignore")]
+        .hint(
+            match missing
+                .iter()
+                .find_map(|w| crate::dockerignore::decided_by(&patterns, w).filter(|p| p.negated))
+            {
+                Some(p) => format!("the line `{}` lets it back in (the last matching line decides): move it above, or narrow it", p.text),
+                None => "add one line per pattern to .dockerignore".to_string(),
+            },
+        )]
     }
 }
