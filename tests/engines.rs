@@ -233,3 +233,100 @@ fn a_bind_given_through_gunicorns_other_channels_serves_and_passes_every_step() 
         docker(&["rm", "-f", &name]);
     }
 }
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn network_modes_and_tag_versions_are_named_as_the_cause() {
+    let t = TestLab::new("netmode");
+    let image = t.image.as_str();
+    let mut mess = EngineMess::default();
+    let ws = t.solution_built(&mut mess);
+
+    // Wrong: -p given, but the network mode makes the engine drop it.
+    let none = t.name("none");
+    mess.container(&none);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &none,
+        "--network",
+        "none",
+        "-p",
+        &t.publish(),
+        image,
+    ]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "run"]);
+    let c = check(&r, "run.ports");
+    assert_eq!(c["status"], "fail", "{}: {r:#}", engine_name());
+    assert!(
+        text_of(c).contains("`--network none`"),
+        "{}: {c:#}",
+        engine_name()
+    );
+    docker(&["rm", "-f", &none]);
+    // Near miss: sharing another container's network.
+    let host = t.name("holder");
+    mess.container(&host);
+    docker(&["run", "-d", "--name", &host, image]);
+    let shared = t.name("shared");
+    mess.container(&shared);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &shared,
+        "--network",
+        &format!("container:{host}"),
+        image,
+    ]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "run"]);
+    assert!(
+        r.to_string().contains("shares another container's network"),
+        "{}: {r:#}",
+        engine_name()
+    );
+    docker(&["rm", "-f", &shared, &host]);
+    // Right, written differently: the bridge named explicitly.
+    let bridge = t.name("bridge");
+    mess.container(&bridge);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &bridge,
+        "--network",
+        "bridge",
+        "-p",
+        &t.publish(),
+        image,
+    ]);
+    wait_http(t.port);
+    let (r, _) = t.check_json(ws.path(), &["--step", "run"]);
+    assert_eq!(status(&r, "run"), "pass", "{}: {r:#}", engine_name());
+
+    // Tag versions: exact strings.
+    let repo = format!("localhost:5001/e2e/{image}");
+    for (tag, words) in [
+        (format!("{repo}:v1.0"), "exact, case-sensitive"),
+        (format!("{repo}:V1"), "exact, case-sensitive"),
+        (repo.clone(), "means `:latest`"),
+    ] {
+        mess.image(&tag);
+        docker(&["tag", image, &tag]);
+        let (r, _) = t.check_json(ws.path(), &["--step", "tag"]);
+        let c = check(&r, "tag.tag");
+        assert_eq!(c["status"], "fail", "{tag}: {r:#}");
+        assert!(
+            text_of(c).contains(words),
+            "{}: {tag}: {c:#}",
+            engine_name()
+        );
+        docker(&["rmi", &tag]);
+    }
+    let right = format!("{repo}:v1");
+    mess.image(&right);
+    docker(&["tag", image, &right]);
+    let (r, _) = t.check_json(ws.path(), &["--step", "tag"]);
+    assert_eq!(status(&r, "tag"), "pass", "{r:#}");
+}

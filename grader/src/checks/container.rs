@@ -203,7 +203,25 @@ pub async fn check(
         ))];
     }
 
-    // Ports.
+    // Ports. When the network mode makes the engine drop -p, that is the cause to name (the
+    // bindings asked for are still recorded, but nothing is published).
+    // The cause is the network mode, not a missing -p: the engine drops -p there.
+    let mode = c.network_mode.as_str();
+    let cause = match mode {
+        "host" => Some(format!("container {name} runs with `--network host`: it shares the host's network, so Docker ignores -p and publishes nothing (on Linux the app may still answer on the host's port {port} directly; Docker Desktop's host networking is opt-in and differs). The lesson's bridge network with -p is what the step grades")),
+        "none" => Some(format!("container {name} runs with `--network none`: it has no network but loopback, so no port can be published and nothing outside reaches it")),
+        m if m.starts_with("container:") => Some(format!("container {name} shares another container's network (`--network {m}`): it can publish no ports of its own")),
+        _ => None,
+    };
+    if let Some(cause) = cause {
+        out.push(
+            CheckResult::fail(format!("{step}.ports"), cause)
+                .expected(format!("-p {host_port}:{port} on the default bridge network"))
+                .found(format!("--network {mode}"))
+                .hint(format!("`docker rm -f {name}` then `{run_cmd}` (without --network)")),
+        );
+        return note(out);
+    }
     let published = c.host_port(port);
     match published.as_deref() {
         None => {

@@ -182,10 +182,32 @@ async fn no_tag(
     for (t, _) in &tags {
         let r = Reference::parse(t);
         if r.has_namespace() && r.name() == repository && r.tag != "latest" {
-            return base
-                .found(t.clone())
-                .hint(format!("the lesson's version is `{tag}`, not `{}`", r.tag));
+            // Tags are exact strings: `v1.0`, `V1` and `1` are other tags, never read as `v1`.
+            let alike = r.tag.eq_ignore_ascii_case(tag)
+                || r.tag.trim_start_matches(['v', 'V']) == tag.trim_start_matches(['v', 'V'])
+                || r.tag.trim_end_matches(".0").trim_end_matches(".0") == tag;
+            let why = if alike {
+                format!(": a tag is an exact, case-sensitive string, so `{}` and `{tag}` are two different tags, whatever versions they mean to you", r.tag)
+            } else {
+                String::new()
+            };
+            return base.found(t.clone()).hint(format!(
+                "the lesson's version is `{tag}`, not `{}`{why}: `docker tag {source} {}:{tag}`",
+                r.tag,
+                r.repository()
+            ));
         }
+    }
+    // Only `latest`: a tag written without `:VERSION` gets `latest`, not the lesson's version.
+    if let Some((t, _)) = tags.iter().find(|(t, _)| {
+        let r = Reference::parse(t);
+        r.has_namespace() && r.name() == repository && r.tag == "latest"
+    }) {
+        let r = Reference::parse(t);
+        return base.found(t.clone()).hint(format!(
+            "{t} has no version of its own: a name without `:TAG` means `:latest`. Add the lesson's version: `docker tag {source} {}:{tag}`",
+            r.repository()
+        ));
     }
     base
 }

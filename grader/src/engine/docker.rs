@@ -281,6 +281,11 @@ impl Engine for DockerEngine {
             error: state.error.unwrap_or_default(),
             restart_count: c.restart_count.unwrap_or(0),
             attached: config.attach_stdout.unwrap_or(false),
+            network_mode: c
+                .host_config
+                .as_ref()
+                .and_then(|h| h.network_mode.clone())
+                .unwrap_or_default(),
             port_bindings: port_map(c.host_config.and_then(|h| h.port_bindings)),
             published: port_map(c.network_settings.and_then(|n| n.ports)),
             run: RunConfig {

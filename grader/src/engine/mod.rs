@@ -176,6 +176,8 @@ pub struct Container {
     /// image store an older build vanishes from the image API once its tag moves, while its
     /// containers keep running: then this name is the only link back to the repository.
     pub config_image: String,
+    /// `HostConfig.NetworkMode`: `default`/`bridge`, `host`, `none`, `container:ID`, a network.
+    pub network_mode: String,
     pub status: ContainerState,
     pub running: bool,
     pub restarting: bool,
