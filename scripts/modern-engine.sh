@@ -17,7 +17,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 SRE_LAB_HOME=${SRE_LAB_HOME:-$HOME/.sre-lab}
 CACHE=${SRE_LAB_DEB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sre-lab/debs}
-LOCK="$repo/scripts/engines.lock"
+LOCK=${LAB_ENGINES_LOCK:-$repo/scripts/engines.lock}
 MIRROR=${LAB_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 say() { printf '==> modern engine: %s\n' "$*" >&2; }
@@ -44,9 +44,9 @@ candidate() { # candidate SUITE PKG: the version the index holds now, or nothing
   mapfile -t o < <(apt_dirs "$1")
   apt-cache "${o[@]}" show "$2" 2>/dev/null | awk '/^Version:/{print $2; exit}'
 }
-has_version() { # has_version SUITE PKG VERSION
+has_version() { # has_version SUITE PKG VERSION (apt-cache show PKG=VERSION exits 0 either way)
   mapfile -t o < <(apt_dirs "$1")
-  apt-cache "${o[@]}" show "$2=$3" >/dev/null 2>&1
+  apt-cache "${o[@]}" madison "$2" 2>/dev/null | awk -F' [|] ' -v v="$3" '$2 == v {found=1} END {exit !found}'
 }
 download() { # download SUITE PKG VERSION: into $CACHE; prints the file
   mapfile -t o < <(apt_dirs "$1")
