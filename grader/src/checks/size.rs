@@ -101,8 +101,13 @@ async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
         Ok(h) => h,
         Err(e) => return vec![engine_error(&id, &e)],
     };
-    judge(&id, spec, &short_id(&img.id), &history, &base)
+    judge(&id, spec, &short_id(&img.id), &history, &base, img.containerd_store)
 }
+
+/// The containerd image store reports history sizes as disk usage, rounded up to blocks:
+/// measured at about 27% over the legacy store's for the same Dockerfile (NOTES.md). Its
+/// sizes are divided by this before they are held against the lab's limit.
+pub const CONTAINERD_DISK_FACTOR: f64 = 1.27;
 
 /// The verdict from the image's history and its base's (both newest first).
 pub fn judge(
@@ -111,6 +116,7 @@ pub fn judge(
     short: &str,
     history: &[HistoryEntry],
     base: &[HistoryEntry],
+    containerd_store: bool,
 ) -> Vec<CheckResult> {
     let evidence = "the engine's image history (what `docker history` shows)";
     if base.is_empty() {
@@ -139,7 +145,13 @@ pub fn judge(
     }
     let added = &history[..history.len() - base.len()];
     let total: i64 = added.iter().map(|h| h.size.max(0)).sum();
+    let (factor, unit) = if containerd_store {
+        (CONTAINERD_DISK_FACTOR, " (disk usage on the containerd image store, taken as 1/1.27 of it against the limit)")
+    } else {
+        (1.0, "")
+    };
     let total_mib = total as f64 / MIB;
+    let weighed = total_mib / factor;
     let heaviest = added.iter().max_by_key(|h| h.size);
     let named = heaviest
         .filter(|h| h.size > 0)
@@ -148,9 +160,9 @@ pub fn judge(
             let what: String = what.chars().take(120).collect();
             (format!("`{what}` ({:.1} MiB)", h.size as f64 / MIB), what)
         });
-    if total_mib <= spec.max_added_mib as f64 {
+    if weighed <= spec.max_added_mib as f64 {
         let mut message = format!(
-            "{} adds {total_mib:.1} MiB to {} (at most {} MiB)",
+            "{} adds {total_mib:.1} MiB{unit} to {} (at most {} MiB)",
             spec.image, spec.base_image, spec.max_added_mib
         );
         if let Some((layer, _)) = &named {
@@ -161,7 +173,7 @@ pub fn judge(
     let mut r = CheckResult::fail(
         id,
         format!(
-            "{} adds {total_mib:.1} MiB to {}, more than {} MiB",
+            "{} adds {total_mib:.1} MiB{unit} to {}, more than {} MiB",
             spec.image, spec.base_image, spec.max_added_mib
         ),
     )
@@ -235,13 +247,26 @@ mod tests {
     }
 
     #[test]
+    fn the_containerd_stores_disk_usage_is_weighed_as_the_legacy_size() {
+        // 14 MiB of layers on the legacy store is about 17.8 MiB of disk on the containerd one.
+        let layer = |mib| on_base(vec![h("/bin/sh -c pip install -r requirements.txt", mib)]);
+        let r = judge("size.added", &spec(), "abc", &layer(17.8), &base(), true);
+        assert_eq!(r[0].status, Status::Pass, "{r:?}");
+        assert!(r[0].message.contains("containerd image store"), "{r:?}");
+        let r = judge("size.added", &spec(), "abc", &layer(17.8), &base(), false);
+        assert_eq!(r[0].status, Status::Fail, "{r:?}");
+        let r = judge("size.added", &spec(), "abc", &layer(19.5), &base(), true);
+        assert_eq!(r[0].status, Status::Fail, "15 MiB x 1.27 is the containerd limit: {r:?}");
+    }
+
+    #[test]
     fn the_lesson_image_passes_and_names_its_heaviest_layer() {
         let hist = on_base(vec![
             h("/bin/sh -c #(nop)  CMD [\"gunicorn\"]", 0.0),
             h("/bin/sh -c #(nop) COPY dir:1 in . ", 0.01),
             h("/bin/sh -c pip install --no-cache-dir -r requirements.txt", 5.4),
         ]);
-        let r = judge("size.added", &spec(), "abc", &hist, &base());
+        let r = judge("size.added", &spec(), "abc", &hist, &base(), false);
         assert_eq!(r[0].status, Status::Pass, "{r:?}");
         assert!(r[0].message.contains("adds 5.4 MiB"), "{r:?}");
         assert!(r[0].message.contains("RUN pip install"), "{r:?}");
@@ -253,7 +278,7 @@ mod tests {
             h("/bin/sh -c #(nop) COPY dir:1 in . ", 34.0),
             h("/bin/sh -c pip install --no-cache-dir -r requirements.txt", 5.4),
         ]);
-        let r = judge("size.added", &spec(), "abc", &venv, &base());
+        let r = judge("size.added", &spec(), "abc", &venv, &base(), false);
         assert_eq!(r[0].status, Status::Fail);
         assert!(r[0].found.as_deref().unwrap().contains("COPY dir:1 in ."), "{r:?}");
         assert!(r[0].hint.as_deref().unwrap().contains(".dockerignore"), "{r:?}");
@@ -262,17 +287,17 @@ mod tests {
             "/bin/sh -c apt-get update && apt-get install -y build-essential",
             200.0,
         )]);
-        let r = judge("size.added", &spec(), "abc", &apt, &base());
+        let r = judge("size.added", &spec(), "abc", &apt, &base(), false);
         assert!(r[0].hint.as_deref().unwrap().contains("multi-stage"), "{r:?}");
     }
 
     #[test]
     fn another_base_or_no_base_is_said_plainly() {
         let other = vec![h("/bin/sh -c #(nop) ADD file:zzz in / ", 70.0)];
-        let r = judge("size.added", &spec(), "abc", &other, &base());
+        let r = judge("size.added", &spec(), "abc", &other, &base(), false);
         assert_eq!(r[0].status, Status::Fail);
         assert!(r[0].message.contains("is not built on python:3.9-slim"), "{r:?}");
-        let r = judge("size.added", &spec(), "abc", &other, &[]);
+        let r = judge("size.added", &spec(), "abc", &other, &[], false);
         assert_eq!(r[0].status, Status::Error);
     }
 }

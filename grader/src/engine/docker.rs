@@ -188,6 +188,7 @@ impl Engine for DockerEngine {
         Ok(Some(Image {
             id: i.id.unwrap_or_default(),
             repo_tags: i.repo_tags.unwrap_or_default(),
+            containerd_store: i.descriptor.is_some(),
             repo_digests: i.repo_digests.unwrap_or_default(),
             created: parse_time(i.created),
             working_dir: config.working_dir.unwrap_or_default(),

@@ -128,6 +128,10 @@ pub struct EngineInfo {
 #[derive(Debug, Clone, Default)]
 pub struct Image {
     pub id: String,
+    /// Kept in the containerd image store (inspect has a `Descriptor`): the id is the image's
+    /// index digest, and history sizes are disk usage (about a quarter more than the legacy
+    /// store reports for the same layers).
+    pub containerd_store: bool,
     pub repo_tags: Vec<String>,
     pub repo_digests: Vec<String>,
     pub created: Option<SystemTime>,
