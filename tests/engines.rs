@@ -197,19 +197,28 @@ fn a_bind_given_through_gunicorns_other_channels_serves_and_passes_every_step() 
     let t = TestLab::new("gunichannel");
     let mut mess = EngineMess::default();
     // The file rule and the engine's evidence agree: the image serves, and the text passes.
-    for (what, env, conf) in [
+    // A narrower copy (only the app's package) has the same effect as `COPY . .`.
+    for (what, env, conf, copy) in [
         (
             "GUNICORN_CMD_ARGS",
             "ENV GUNICORN_CMD_ARGS=\"--bind=0.0.0.0:5000\"\n",
             None,
+            "COPY . .",
         ),
-        ("gunicorn.conf.py", "", Some("bind = \"0.0.0.0:5000\"\n")),
+        (
+            "gunicorn.conf.py",
+            "",
+            Some("bind = \"0.0.0.0:5000\"\n"),
+            "COPY . .",
+        ),
+        ("narrow-copy", "", None, "COPY src ./src"),
     ] {
         let ws = t.solution();
-        let df = ws
-            .read("Dockerfile")
-            .replace(r#""--bind","0.0.0.0:5000","#, "")
-            .replace("CMD [", &format!("{env}CMD ["));
+        let mut df = ws.read("Dockerfile").replace("COPY . .", copy);
+        if what != "narrow-copy" {
+            df = df.replace(r#""--bind","0.0.0.0:5000","#, "");
+        }
+        let df = df.replace("CMD [", &format!("{env}CMD ["));
         ws.write("Dockerfile", &df);
         if let Some(c) = conf {
             ws.write("gunicorn.conf.py", c);

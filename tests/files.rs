@@ -537,3 +537,29 @@ fn dockerignore_is_read_in_the_builders_pattern_language() {
         }
     }
 }
+
+/// A narrower copy with the same effect as `COPY . .` passes; one that lands elsewhere names
+/// where it landed (COPY copies a directory's contents, not the directory).
+#[test]
+fn a_narrower_copy_of_the_apps_package_is_judged_by_where_it_lands() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("COPY src ./src", "pass", &["/app/src"]),
+        ("COPY ./src/ /app/src/", "pass", &["/app/src"]),
+        ("COPY src/ src/", "pass", &["/app/src"]),
+        (
+            "COPY src .",
+            "fail",
+            &["*contents* of src into /app", "COPY src ./src"],
+        ),
+        ("COPY src /src", "fail", &["puts src at /src", "/app/src"]),
+        ("COPY tests ./tests", "fail", &["never copied"]),
+    ];
+    for (copy, want, words) in cases {
+        let r = grade_dockerfile(&lesson().replace("COPY . .", copy));
+        let c = check(&r, "dockerfile.copy-code");
+        assert_eq!(c["status"], *want, "{copy}: {c:#}");
+        for w in *words {
+            assert!(text_of(c).contains(w), "{copy}: lacks {w:?}: {c:#}");
+        }
+    }
+}

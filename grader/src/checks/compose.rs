@@ -19,14 +19,18 @@ use crate::reference::edit_distance;
 use crate::report::CheckResult;
 
 /// What this kind checks and why.
-pub const DOC: &str = "What it checks: the compose file (`compose.yaml`, `compose.yml`, `docker-compose.yaml` or \
-`docker-compose.yml`, in Docker's order) is valid YAML (errors with line:column) and valid \
+pub const DOC: &str = "What it checks: the compose files Compose reads (those the running project was made \
+from, by its containers' labels; else `COMPOSE_FILE` from the environment or `.env`; else \
+`compose.yaml`, `compose.yml`, `docker-compose.yaml` or `docker-compose.yml`, in Compose v2's \
+order, with an override file merged; and what v1 would read instead) are valid YAML (errors with line:column) and valid \
 Compose (unknown keys named by their path, e.g. `services.web.port`, with a suggestion); one \
 service is built from the workspace (`build: .`) and publishes the lab's \
 `host_port:container_port`; that service's containers (found by Compose's labels, v1 and v2 \
 alike) are running, and the host port answers as the app does. It explains the host port \
 still held by the `docker run` container, an `image:` next to `build:` that re-tags the \
-image, and a service image older than the code (`up` without `--build`).\n\nWhy: Compose turns \
+image, a service image older than the code (`up` without `--build`), and a container older \
+than its image (rebuilt, not recreated; on the containerd image store the older build is gone \
+from the image list, so the container's own record is read).\n\nWhy: Compose turns \
 the run step's command line into a file; the mistakes move from flags to keys and \
 indentation, and the old container from the run step is still in the way.";
 

@@ -106,7 +106,7 @@ pub fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
         &id("requirements"),
         requirements,
     ));
-    out.push(check_copy_code(&facts, &id("copy-code")));
+    out.push(check_copy_code(&facts, &id("copy-code"), cmd.last().map(String::as_str).unwrap_or_default()));
     out.extend(check_env(&facts, &id("env"), env));
     out.push(check_expose(&facts, &id("expose"), *port));
     out.push(check_cmd(&facts, &id("cmd"), cmd, *port, &ctx.dir));
@@ -308,13 +308,49 @@ fn copies_everything(sources: &[String]) -> bool {
     sources.iter().any(|s| s == "." || s == "./")
 }
 
-fn check_copy_code(f: &Facts, id: &str) -> CheckResult {
-    match f.copies.iter().find(|c| copies_everything(&c.sources)) {
-        Some(c) => CheckResult::pass(id, format!("the code is copied ({} {})", c.sources.join(" "), c.dest)).at(at(c.pos)),
-        None => CheckResult::fail(id, "the application code is never copied into the image, so the command cannot import it")
-            .expected("COPY . .")
-            .hint("after the pip install, add `COPY . .` to copy the project into the working directory"),
+/// Where a COPY's destination lands, resolved against the working directory.
+fn landing(dest: &str, workdir: &str) -> String {
+    if dest.starts_with('/') {
+        df::normalize_path(dest)
+    } else {
+        df::normalize_path(&format!("{workdir}/{dest}"))
     }
+}
+
+/// The code is copied when the whole context is, or (a narrower copy with the same effect)
+/// when the app's top-level package (`src` of `src.main:app`) lands at `<workdir>/src`.
+/// `COPY src .` copies the directory's *contents*, not the directory: named as its own cause.
+fn check_copy_code(f: &Facts, id: &str, app: &str) -> CheckResult {
+    if let Some(c) = f.copies.iter().find(|c| copies_everything(&c.sources)) {
+        return CheckResult::pass(id, format!("the code is copied ({} {})", c.sources.join(" "), c.dest)).at(at(c.pos));
+    }
+    let workdir = f.workdirs.last().map(|w| w.0.clone()).unwrap_or_else(|| "/".into());
+    let package = app.split(':').next().unwrap_or_default().split('.').next().unwrap_or_default();
+    let is_package = |s: &String| df::normalize_path(&format!("/{s}")) == format!("/{package}");
+    let want = landing(package, &workdir);
+    if !package.is_empty() {
+        for c in f.copies.iter().filter(|c| c.sources.iter().any(is_package)) {
+            let to = landing(&c.dest, &workdir);
+            if to == want {
+                return CheckResult::pass(id, format!("the app's package is copied to {want} ({} {}), where {app} imports it from", c.sources.join(" "), c.dest)).at(at(c.pos));
+            }
+            if to.ends_with(&format!("/{package}")) {
+                return CheckResult::fail(id, format!("`COPY {} {}` puts {package} at {to}, but gunicorn runs in {workdir} and imports {app} from {want}", c.sources.join(" "), c.dest))
+                    .at(at(c.pos))
+                    .expected(format!("COPY {package} ./{package}   (or COPY . .)"))
+                    .hint(format!("copy it under the working directory: `COPY {package} ./{package}`"));
+            }
+            if c.sources.len() == 1 {
+                return CheckResult::fail(id, format!("`COPY {} {}` copies the *contents* of {package} into {to}, not the directory itself, so {want} does not exist and gunicorn cannot import {app}", c.sources[0], c.dest))
+                    .at(at(c.pos))
+                    .expected(format!("COPY {package} ./{package}   (or COPY . .)"))
+                    .hint(format!("name the directory in the destination: `COPY {package} ./{package}`"));
+            }
+        }
+    }
+    CheckResult::fail(id, "the application code is never copied into the image, so the command cannot import it")
+        .expected("COPY . .")
+        .hint("after the pip install, add `COPY . .` to copy the project into the working directory")
 }
 
 fn check_env(f: &Facts, id: &str, want: &BTreeMap<String, String>) -> Vec<CheckResult> {

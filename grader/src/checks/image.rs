@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use super::{compare_content, engine_error, Ctx};
 use crate::dockerfile;
+use crate::reference::{edit_distance, Reference};
 use crate::engine::Image;
 use crate::report::CheckResult;
 
@@ -280,7 +281,15 @@ async fn missing_or_lookalike(
         Err(e) => return engine_error(id, &e),
     };
     // An image whose config matches this Dockerfile is the learner's build under another name.
+    // With several, the likeliest is one whose name resembles the lab's, then the newest.
     if let Some(f) = facts {
+        let related = |tags: &[String]| {
+            tags.iter().any(|t| {
+                let n = Reference::parse(t).name().to_string();
+                n.contains(repo) || (n.len() >= 4 && repo.contains(n.as_str())) || edit_distance(&n, repo) <= 3
+            })
+        };
+        let mut found = Vec::new();
         for summary in list.iter().take(50) {
             let Ok(Some(img)) = engine.image(&summary.id).await else {
                 continue;
@@ -290,6 +299,10 @@ async fn missing_or_lookalike(
             {
                 continue;
             }
+            found.push((related(&summary.repo_tags), img.created, summary, img));
+        }
+        found.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        if let Some((_, _, summary, img)) = found.into_iter().next() {
             let names = if summary.repo_tags.is_empty()
                 || summary.repo_tags.iter().all(|t| t == "<none>:<none>")
             {

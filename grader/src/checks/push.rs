@@ -14,7 +14,9 @@ use crate::report::CheckResult;
 /// What this kind checks and why.
 pub const DOC: &str = "What it checks: the registry in the tag (Docker Hub when the tag names none) has the tag, \
 and its manifest digest equals the local image's `RepoDigests` entry for that repository, \
-which the engine records when it pushes. It explains: not pushed (404), pushed an older \
+which the engine records when it pushes (on the containerd image store, where the image id is \
+the index digest the registry stores as it is, the id itself; there `RepoDigests` lists every \
+local name before any push, so it proves nothing). It explains: not pushed (404), pushed an older \
 build (digests differ, or the local image has no digest for that repository), registry \
 unreachable, access denied.\n\nWhy: \"pushed\" is a claim about another machine; the only \
 proof is to ask the registry.";
