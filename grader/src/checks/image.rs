@@ -301,7 +301,7 @@ async fn missing_or_lookalike(
             }
             found.push((related(&summary.repo_tags), img.created, summary, img));
         }
-        found.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+        found.sort_by_key(|f| std::cmp::Reverse((f.0, f.1)));
         if let Some((_, _, summary, img)) = found.into_iter().next() {
             let names = if summary.repo_tags.is_empty()
                 || summary.repo_tags.iter().all(|t| t == "<none>:<none>")
