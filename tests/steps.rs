@@ -39,15 +39,7 @@ fn the_reference_solution_passes_every_step() {
     docker(&["push", tag]);
     docker(&["stop", run]);
     mess.compose(ws.path());
-    let up = compose_cmd(ws.path())
-        .args(["up", "--build", "-d"])
-        .output()
-        .unwrap();
-    assert!(
-        up.status.success(),
-        "compose up: {}",
-        String::from_utf8_lossy(&up.stderr)
-    );
+    compose(ws.path(), &["up", "--build", "-d"]);
     wait_http(t.port);
     let venv = Venv::new();
     venv.pip(&["-e", "."], ws.path());
@@ -106,12 +98,7 @@ fn the_reference_solution_passes_every_step() {
     // Rebuilt (`compose build` moves the tag) but the container not recreated: it serves an
     // older build than its tag. The containerd image store forgets that build at once, so
     // this is judged by the container's own record, never skipped.
-    let build = compose_cmd(ws.path()).arg("build").output().unwrap();
-    assert!(
-        build.status.success(),
-        "compose build: {}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    compose(ws.path(), &["build"]);
     let (r, _) = t.check_json(ws.path(), &["--step", "compose"]);
     let c = check(&r, "compose.fresh");
     assert_eq!(c["status"], "fail", "{}: {r:#}", engine_name());
@@ -124,12 +111,7 @@ fn the_reference_solution_passes_every_step() {
         );
     }
     // The same answer written differently: build, then `up -d` without --build, passes.
-    let up = compose_cmd(ws.path()).args(["up", "-d"]).output().unwrap();
-    assert!(
-        up.status.success(),
-        "compose up: {}",
-        String::from_utf8_lossy(&up.stderr)
-    );
+    compose(ws.path(), &["up", "-d"]);
     wait_http(t.port);
     let (r, _) = t.check_json(ws.path(), &["--step", "compose"]);
     assert_eq!(status(&r, "compose"), "pass", "{}: {r:#}", engine_name());

@@ -44,17 +44,9 @@ pub fn parse(text: &str) -> Vec<Pattern> {
 
 /// A path cleaned as Go's `filepath.Clean` does, without the leading `/` (the context root).
 fn clean(p: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            s => parts.push(s),
-        }
-    }
-    parts.join("/")
+    crate::dockerfile::normalize_path(&format!("/{p}"))
+        .trim_start_matches('/')
+        .to_string()
 }
 
 /// Whether the builder leaves `path` (relative to the context root) out of the context.

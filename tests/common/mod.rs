@@ -445,6 +445,18 @@ pub fn compose_cmd(dir: &Path) -> Command {
     c
 }
 
+/// Run this machine's compose command in `dir` (as a learner would); panics with its output,
+/// naming the engine, when it fails.
+pub fn compose(dir: &Path, args: &[&str]) {
+    let out = compose_cmd(dir).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}: compose {args:?}: {}",
+        engine_name(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Wait until `http://127.0.0.1:PORT/` answers anything, or panic.
 pub fn wait_http(port: u16) {
     let start = Instant::now();
