@@ -1,4 +1,4 @@
-//! The command line: usage errors, exit codes, the three formats, and snapshots of the output.
+//! The command line: usage errors, exit codes, the four formats, and snapshots of the output.
 
 use std::time::{Duration, Instant};
 
@@ -108,6 +108,59 @@ fn junit_output_has_a_testcase_per_check() {
     assert!(
         xml.contains("&quot;") || xml.contains("&lt;") || !xml.contains("\"gunicorn\""),
         "XML is escaped"
+    );
+}
+
+#[test]
+fn github_output_annotates_located_findings_and_writes_the_job_summary() {
+    let ws = broken_workspace();
+    let summary = tempfile::NamedTempFile::new().unwrap();
+    let run = |with_summary: bool| {
+        let mut c = lab();
+        c.args([
+            "check",
+            "day11",
+            "--step",
+            "dockerfile",
+            "--format",
+            "github",
+            "--dir",
+        ])
+        .arg(ws.path())
+        .env("GITHUB_SHA", "0123abc")
+        .env("GITHUB_REPOSITORY", "learner/day11");
+        if with_summary {
+            c.env("GITHUB_STEP_SUMMARY", summary.path());
+        } else {
+            c.env_remove("GITHUB_STEP_SUMMARY");
+        }
+        c.output().unwrap()
+    };
+    let out = run(true);
+    assert_eq!(out.status.code(), Some(1), "the exit code is the grade's");
+    let text = String::from_utf8(out.stdout).unwrap();
+    // The shell-form CMD is on line 10 of the lesson's Dockerfile.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("::error file=Dockerfile,line=10,")
+                && l.contains("title=lab%3A dockerfile.cmd::")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("| step |"),
+        "the summary goes to the file: {text}"
+    );
+    let md = std::fs::read_to_string(summary.path()).unwrap();
+    assert!(md.contains("| dockerfile | FAIL | 1 |"), "{md}");
+    assert!(
+        md.contains("- Commit: 0123abc") && md.contains("- Repository: learner/day11"),
+        "{md}"
+    );
+    // Without the runner's file, the summary follows the annotations.
+    let text = String::from_utf8(run(false).stdout).unwrap();
+    assert!(
+        text.contains("::error file=Dockerfile") && text.contains("| dockerfile | FAIL |"),
+        "{text}"
     );
 }
 

@@ -31,6 +31,10 @@ pub enum Format {
     Json,
     /// JUnit XML, one testcase per check, for CI systems and autograders.
     Junit,
+    /// GitHub Actions: annotations on stdout for findings with a file and line (within
+    /// GitHub's limits), and a Markdown job summary appended to $GITHUB_STEP_SUMMARY (printed
+    /// after the annotations when that is not set).
+    Github,
 }
 
 /// `lab check`'s options.

@@ -36,6 +36,7 @@ pub async fn run(args: CheckArgs) -> Result {
         Format::Human => report::human::render(&report, color_wanted()),
         Format::Json => report::json::render(&report),
         Format::Junit => report::junit::render(&report),
+        Format::Github => github_outputs(&report),
     };
     print!("{text}");
     let mut state = State::load(ws.path());
@@ -45,4 +46,38 @@ pub async fn run(args: CheckArgs) -> Result {
     }
     super::classroom::report_to_room(ws.path(), Some(&report)).await;
     Ok(verdict(&report))
+}
+
+/// `--format github`: the annotations to print, with the job summary appended to
+/// `$GITHUB_STEP_SUMMARY` (the runner's file) or, without it, printed after them.
+fn github_outputs(report: &report::Report) -> String {
+    let mut context = vec![format!("lab {}", env!("CARGO_PKG_VERSION"))];
+    for (var, what) in [
+        ("GITHUB_REPOSITORY", "Repository"),
+        ("GITHUB_SHA", "Commit"),
+    ] {
+        if let Ok(v) = std::env::var(var) {
+            let v: String = v.chars().take(200).collect();
+            context.push(format!("{what}: {v}"));
+        }
+    }
+    let (lines, _) = report::github::annotations(report);
+    let summary = report::github::summary(report, &context);
+    let mut out = lines.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    let written = std::env::var_os("GITHUB_STEP_SUMMARY").is_some_and(|path| {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(summary.as_bytes()))
+            .is_ok()
+    });
+    if !written {
+        out.push_str(&summary);
+    }
+    out
 }

@@ -3,6 +3,7 @@
 //! A failed check is a value here, never an `Err`: the run always ends with a full report.
 //! The JSON form ([`json`]) is the documented, versioned interface (`schema_version`).
 
+pub mod github;
 pub mod human;
 pub mod json;
 pub mod junit;
