@@ -35,6 +35,8 @@ echo "== the sample app's tests on the host's Python"
 venv=.lab/venv-test
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -e 'sample-app[test]'
+# The outputs' schemas (schemas/) are checked by a validator of their own, pinned.
+"$venv/bin/pip" install --quiet --disable-pip-version-check 'check-jsonschema==0.39.0'
 (cd sample-app && "../$venv/bin/python" -m pytest -q -p no:cacheprovider)
 
 echo "== Rust unit and end-to-end tests (the end-to-end ones in the tests' own engines)"

@@ -164,6 +164,75 @@ fn github_output_annotates_located_findings_and_writes_the_job_summary() {
     );
 }
 
+/// `check-jsonschema` in the test venv that scripts/test.sh makes.
+fn check_jsonschema(schema: &str, doc: &std::path::Path) -> std::process::Output {
+    let bin = repo().join(".lab/venv-test/bin/check-jsonschema");
+    assert!(
+        bin.exists(),
+        "check-jsonschema is missing: scripts/test.sh installs it"
+    );
+    std::process::Command::new(bin)
+        .arg("--schemafile")
+        .arg(repo().join("schemas").join(schema))
+        .arg(doc)
+        .output()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "needs check-jsonschema in .lab/venv-test: scripts/test.sh"]
+fn the_json_report_validates_against_its_schema_and_a_changed_one_does_not() {
+    let ws = broken_workspace();
+    let out = lab()
+        .args([
+            "check",
+            "day11",
+            "--format",
+            "json",
+            "--step",
+            "dockerfile",
+            "--step",
+            "compose",
+            "--dir",
+        ])
+        .arg(ws.path())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("report.json");
+    std::fs::write(&good, serde_json::to_vec(&report).unwrap()).unwrap();
+    let v = check_jsonschema("report.v1.schema.json", &good);
+    assert!(
+        v.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+    // The schema can fail: a status word it does not know, a missing summary, a wrong version.
+    for (what, change) in [
+        ("status", "/steps/0/checks/0/status"),
+        ("summary", "/summary"),
+        ("version", "/schema_version"),
+    ] {
+        let mut bad = report.clone();
+        match what {
+            "summary" => {
+                bad.as_object_mut().unwrap().remove("summary");
+            }
+            "version" => *bad.pointer_mut(change).unwrap() = serde_json::json!(2),
+            _ => *bad.pointer_mut(change).unwrap() = serde_json::json!("passed"),
+        }
+        let path = dir.path().join(format!("{what}.json"));
+        std::fs::write(&path, serde_json::to_vec(&bad).unwrap()).unwrap();
+        let v = check_jsonschema("report.v1.schema.json", &path);
+        assert!(
+            !v.status.success(),
+            "{what}: a changed report must not validate"
+        );
+    }
+}
+
 #[test]
 fn unknown_step_lab_and_directory_are_usage_errors() {
     lab()
