@@ -183,22 +183,7 @@ fn check_jsonschema(schema: &str, doc: &std::path::Path) -> std::process::Output
 #[ignore = "needs check-jsonschema in .lab/venv-test: scripts/test.sh"]
 fn the_json_report_validates_against_its_schema_and_a_changed_one_does_not() {
     let ws = broken_workspace();
-    let out = lab()
-        .args([
-            "check",
-            "day11",
-            "--format",
-            "json",
-            "--step",
-            "dockerfile",
-            "--step",
-            "compose",
-            "--dir",
-        ])
-        .arg(ws.path())
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (report, _) = check_json(ws.path(), &["--step", "dockerfile", "--step", "compose"]);
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("report.json");
     std::fs::write(&good, serde_json::to_vec(&report).unwrap()).unwrap();

@@ -109,6 +109,22 @@ fn a_syntax_frontend_that_cannot_be_pulled_is_named_as_the_cause() {
     }
 }
 
+/// The compose step's service passes, and its file check says which files were read.
+fn service_passes_reading(t: &TestLab, ws: &Workspace, files: &str) {
+    let (r, _) = t.check_json(ws.path(), &["--step", "compose"]);
+    assert_eq!(
+        check(&r, "compose.service")["status"],
+        "pass",
+        "{}: {r:#}",
+        engine_name()
+    );
+    assert!(
+        text_of(check(&r, "compose.file")).contains(files),
+        "{}: {r:#}",
+        engine_name()
+    );
+}
+
 #[test]
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn the_compose_files_graded_are_the_ones_compose_reads() {
@@ -136,12 +152,7 @@ fn the_compose_files_graded_are_the_ones_compose_reads() {
     // COMPOSE_FILE in .env names the right one: Compose reads that, and so does the grader.
     ws.write("right.yml", &right);
     ws.write(".env", "COMPOSE_FILE=right.yml\n");
-    let (r, _) = t.check_json(ws.path(), &["--step", "compose"]);
-    assert_eq!(check(&r, "compose.service")["status"], "pass", "{r:#}");
-    assert!(
-        text_of(check(&r, "compose.file")).contains("COMPOSE_FILE"),
-        "{r:#}"
-    );
+    service_passes_reading(&t, &ws, "COMPOSE_FILE");
     // An override file adds to the default file: ports are appended, as Compose appends them.
     ws.remove(".env");
     ws.write(
@@ -151,12 +162,7 @@ fn the_compose_files_graded_are_the_ones_compose_reads() {
             t.port
         ),
     );
-    let (r, _) = t.check_json(ws.path(), &["--step", "compose"]);
-    assert_eq!(check(&r, "compose.service")["status"], "pass", "{r:#}");
-    assert!(
-        text_of(check(&r, "compose.file")).contains("compose.yaml + compose.override.yaml"),
-        "{r:#}"
-    );
+    service_passes_reading(&t, &ws, "compose.yaml + compose.override.yaml");
     ws.remove("compose.override.yaml");
 
     // Running: the project made from right.yml is graded from right.yml, whatever the

@@ -76,16 +76,14 @@ impl Kind for Spec {
 pub use super::compose_files::FILE_NAMES;
 
 /// The `config_files` label of this workspace's running Compose containers (the files the
-/// project was made from), when the engine answers and such a container runs.
-async fn running_config_files(ctx: &Ctx) -> Option<String> {
-    let engine = ctx.engine("compose.file").ok()?;
-    let all = engine.containers().await.ok()?;
+/// project was made from), when such a container runs.
+fn running_config_files(all: &[ContainerSummary], dir: &Path) -> Option<String> {
     all.iter()
         .filter(|c| c.state == ContainerState::Running && !c.labels.contains_key(PROBE_LABEL))
         .filter(|c| {
             c.labels
                 .get(compose_label::WORKING_DIR)
-                .is_some_and(|d| same_path(Path::new(d), &ctx.dir))
+                .is_some_and(|d| same_path(Path::new(d), dir))
         })
         .find_map(|c| c.labels.get(compose_label::CONFIG_FILES).cloned())
 }
@@ -576,7 +574,15 @@ pub async fn check(
     // Grade the files Compose reads: those the running project was made from, else what
     // `docker compose` would read here now.
     let vars = compose_env(&ctx.dir);
-    let running = running_config_files(ctx).await;
+    // One container list serves the file choice and, below, the running service.
+    let listed = match ctx.engine(&id("running")) {
+        Ok(e) => Some(e.containers().await),
+        Err(_) => None,
+    };
+    let running = match &listed {
+        Some(Ok(all)) => running_config_files(all, &ctx.dir),
+        _ => None,
+    };
     let Some(choice) = super::compose_files::choose(&ctx.dir, running.as_deref(), &vars) else {
         return vec![CheckResult::fail(id("file"), "there is no compose file in the workspace")
             .expected(FILE_NAMES.join(" or "))
@@ -594,8 +600,8 @@ pub async fn check(
         }
     };
     let mut why = String::new();
-    if choice.files.len() > 1 || choice.why != "Compose's default file names" {
-        why = format!(", read as Compose reads it: {}", choice.why);
+    if choice.files.len() > 1 || choice.source != super::compose_files::Source::Default {
+        why = format!(", read as Compose reads it: {}", choice.source.describe());
     }
     let mut out = vec![CheckResult::pass(
         id("file"),
@@ -712,12 +718,14 @@ pub async fn check(
             return out;
         }
     };
-    let all = match engine.containers().await {
-        Ok(l) => l,
-        Err(e) => {
+    let all = match listed {
+        Some(Ok(l)) => l,
+        Some(Err(e)) => {
             out.push(engine_error(&id("running"), &e));
             return out;
         }
+        // Listed only when the engine is there; without it `ctx.engine` has answered above.
+        None => return out,
     };
     let mine: Vec<&ContainerSummary> = all
         .iter()

@@ -49,12 +49,35 @@ const APPENDED: [&str; 9] = [
 /// At most this many files (a `COMPOSE_FILE` of thousands is refused, not read).
 const MAX_FILES: usize = 8;
 
+/// Why Compose reads the files it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The running project's containers name them (`config_files` label).
+    Running,
+    /// `COMPOSE_FILE`, from the environment or `.env`.
+    ComposeFile,
+    /// Compose v2's default names (and an override file).
+    Default,
+}
+
+impl Source {
+    /// For messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::Running => {
+                "the files the running project was made from (its containers' config_files label)"
+            }
+            Source::ComposeFile => "COMPOSE_FILE",
+            Source::Default => "Compose's default file names",
+        }
+    }
+}
+
 /// The files chosen and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {
     pub files: Vec<PathBuf>,
-    /// Why these: "the running project was made from them", "COMPOSE_FILE", "Compose's default".
-    pub why: String,
+    pub source: Source,
     /// What Compose v1 would have read instead, when that differs.
     pub v1_note: Option<String>,
 }
@@ -92,8 +115,7 @@ pub fn choose(dir: &Path, running: Option<&str>, vars: &HashMap<String, String>)
             .collect();
         return Some(Choice {
             files,
-            why: "the files the running project was made from (its containers' config_files label)"
-                .into(),
+            source: Source::Running,
             v1_note: None,
         });
     }
@@ -111,7 +133,7 @@ pub fn choose(dir: &Path, running: Option<&str>, vars: &HashMap<String, String>)
             .collect();
         return Some(Choice {
             files,
-            why: "COMPOSE_FILE".into(),
+            source: Source::ComposeFile,
             v1_note: None,
         });
     }
@@ -144,7 +166,7 @@ pub fn choose(dir: &Path, running: Option<&str>, vars: &HashMap<String, String>)
     };
     Some(Choice {
         files,
-        why: "Compose's default file names".into(),
+        source: Source::Default,
         v1_note,
     })
 }
@@ -198,7 +220,10 @@ pub fn read(choice: &Choice, dir: &Path, id: &str) -> Result<(String, String), C
         if !exists(f) {
             return Err(CheckResult::fail(
                 id,
-                format!("{shown} is named by {} but does not exist", choice.why),
+                format!(
+                    "{shown} is named by {} but does not exist",
+                    choice.source.describe()
+                ),
             )
             .hint("create it, or change COMPOSE_FILE to the files the workspace has"));
         }
@@ -279,8 +304,8 @@ mod tests {
         let vars = HashMap::from([("COMPOSE_FILE".to_string(), "prod.yml".to_string())]);
         let c = choose(d.path(), None, &vars).unwrap();
         assert_eq!(
-            (names(&c, d.path()), c.why.as_str()),
-            ("prod.yml".into(), "COMPOSE_FILE")
+            (names(&c, d.path()), c.source),
+            ("prod.yml".into(), Source::ComposeFile)
         );
         let vars = HashMap::from([
             (
@@ -296,7 +321,7 @@ mod tests {
         let running = format!("{}", d.path().join("prod.yml").display());
         let c = choose(d.path(), Some(&running), &vars).unwrap();
         assert_eq!(names(&c, d.path()), "prod.yml");
-        assert!(c.why.contains("running project"));
+        assert_eq!(c.source, Source::Running);
     }
 
     #[test]
