@@ -133,6 +133,42 @@ impl DockerEngine {
             }),
         }
     }
+
+    /// [`Self::call`], tried again (a few times, briefly) while the engine reports an image
+    /// whose content another client is deleting right now: the containerd image store fails a
+    /// whole image list, or an inspect, when one image's blobs vanish mid-read.
+    async fn call_settled<T, F, Fut>(&self, what: &str, mut make: F) -> Result<T, EngineError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, BollardError>>,
+    {
+        let mut tries = 0;
+        loop {
+            match tokio::time::timeout(CALL_DEADLINE, make()).await {
+                Ok(Err(e)) if is_content_race(&e) && tries < CONTENT_RACE_TRIES => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(150 * tries)).await;
+                }
+                Ok(r) => return r.map_err(|e| map_err(&self.endpoint, e)),
+                Err(_) => {
+                    return Err(EngineError::Timeout {
+                        what: what.to_string(),
+                        secs: CALL_DEADLINE.as_secs(),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// How often [`DockerEngine::call_settled`] tries again.
+const CONTENT_RACE_TRIES: u64 = 5;
+
+/// The containerd store's answer when an image's blobs were removed while it was being read:
+/// `failed to read config content: ... content digest sha256:...: not found`.
+fn is_content_race(e: &BollardError) -> bool {
+    matches!(e, BollardError::DockerResponseServerError { status_code, message }
+        if *status_code >= 500 && message.contains("content digest") && message.contains("not found"))
 }
 
 fn is_not_found(e: &BollardError) -> bool {
@@ -172,18 +208,16 @@ impl Engine for DockerEngine {
     }
 
     async fn image(&self, reference: &str) -> Result<Option<Image>, EngineError> {
-        let r = tokio::time::timeout(CALL_DEADLINE, self.docker.inspect_image(reference)).await;
-        let i = match r {
-            Err(_) => {
-                return Err(EngineError::Timeout {
-                    what: format!("inspecting image {reference}"),
-                    secs: CALL_DEADLINE.as_secs(),
-                })
-            }
-            Ok(Err(e)) if is_not_found(&e) => return Ok(None),
-            Ok(Err(e)) => return Err(map_err(&self.endpoint, e)),
-            Ok(Ok(i)) => i,
-        };
+        let what = format!("inspecting image {reference}");
+        let r = self
+            .call_settled(&what, || async {
+                match self.docker.inspect_image(reference).await {
+                    Err(e) if is_not_found(&e) => Ok(None),
+                    r => r.map(Some),
+                }
+            })
+            .await?;
+        let Some(i) = r else { return Ok(None) };
         let config = i.config.unwrap_or_default();
         Ok(Some(Image {
             id: i.id.unwrap_or_default(),
@@ -206,7 +240,9 @@ impl Engine for DockerEngine {
     async fn images(&self) -> Result<Vec<ImageSummary>, EngineError> {
         let opts = ListImagesOptionsBuilder::default().all(false).build();
         let list = self
-            .call("listing images", self.docker.list_images(Some(opts)))
+            .call_settled("listing images", || {
+                self.docker.list_images(Some(opts.clone()))
+            })
             .await?;
         Ok(list
             .into_iter()
@@ -897,5 +933,27 @@ mod tests {
             (0..1000).map(|_| super::probe_name()).collect();
         assert_eq!(names.len(), 1000);
         assert!(names.iter().all(|n| n.starts_with("sre-lab-probe-")));
+    }
+
+    #[test]
+    fn only_vanished_content_is_a_race_worth_retrying() {
+        use bollard::errors::Error::DockerResponseServerError as E;
+        let race = E {
+            status_code: 500,
+            message: "failed to read config content: rpc error: code = NotFound desc = content digest sha256:26fa: not found".into(),
+        };
+        assert!(super::is_content_race(&race));
+        for other in [
+            E {
+                status_code: 404,
+                message: "No such image: x:latest".into(),
+            },
+            E {
+                status_code: 500,
+                message: "no space left on device".into(),
+            },
+        ] {
+            assert!(!super::is_content_race(&other), "{other:?}");
+        }
     }
 }
