@@ -62,11 +62,80 @@ pub struct CheckArgs {
     pub format: Format,
 }
 
+/// `lab ci`'s exit codes and outputs, for `--help`.
+pub const CI_AFTER_HELP: &str = "Exit codes: 0 every step passed; 1 a step failed or was skipped; \
+2 bad usage; 3 the container engine could not be reached; 4 the runner's infrastructure failed \
+(no registry answers, the repository cannot be copied): never the learner's fault; 130 \
+interrupted (what the run made was removed).\n\n--out DIR writes report.json (the JSON report \
+with a `ci` object), junit.xml, results.json (Gradescope), result.json (classroom50), \
+summary.md; in GitHub Actions the summary also goes to $GITHUB_STEP_SUMMARY.";
+
+/// `lab ci`'s options and commands.
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    #[command(subcommand)]
+    pub command: Option<CiCommand>,
+    /// The lab to grade, e.g. day11.
+    pub lab: Option<String>,
+    /// The learner's repository (a checkout; never written).
+    #[arg(long, value_name = "REPO", default_value = ".")]
+    pub dir: PathBuf,
+    /// The registry the push step pushes to; a job starts one (a `registry:2` service).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:5001")]
+    pub registry: String,
+    /// Write every output here: report.json, junit.xml, results.json, result.json, summary.md.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// The run's id (lowercase letters, digits, `-`), so a later `lab ci sweep` finds what it
+    /// made: in GitHub Actions, `${{ github.run_id }}-${{ github.run_attempt }}`.
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Seconds each replayed command may run (default: the lab's `[ci] command_secs`).
+    #[arg(long, value_name = "SECS")]
+    pub command_timeout: Option<u64>,
+}
+
+/// `lab ci`'s commands.
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// Remove what run ID made (containers, networks, images, by its label and names): the
+    /// `if: always()` step after a cancelled job.
+    Sweep {
+        /// The run's id, as given to `lab ci --run-id`.
+        #[arg(long, value_name = "ID")]
+        run_id: String,
+    },
+    /// Merge many learners' results (each run's `--out` directory or its result.json) into one
+    /// CSV and a Gradescope file per learner, checked against the roster.
+    Collect {
+        /// CSV with a header `learner,repository` (repository as OWNER/NAME).
+        #[arg(long, value_name = "FILE")]
+        roster: PathBuf,
+        /// Where to write grades.csv, flagged.csv and gradescope/LEARNER.json.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The runs' output directories (or their result.json files).
+        #[arg(required = true, value_name = "RESULTS")]
+        results: Vec<PathBuf>,
+        /// Clones of the learners' repositories, `DIR/OWNER/NAME`, to check that each graded
+        /// commit is in its repository's history.
+        #[arg(long, value_name = "DIR")]
+        clones: Option<PathBuf>,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Grade your work: files, images, containers, registry and Python environment.
     #[command(after_help = exit::TABLE)]
     Check(CheckArgs),
+    /// Grade a learner's committed repository on a CI runner: replay the lesson from its
+    /// files on this engine, grade the result, remove everything the run made.
+    #[command(after_help = CI_AFTER_HELP, args_conflicts_with_subcommands = true)]
+    Ci(CiArgs),
     /// Show the labs, their steps, and your progress in this workspace.
     List {
         #[command(flatten)]

@@ -22,6 +22,9 @@ pub enum Error {
     /// The container engine could not be reached.
     #[error("{0}")]
     Engine(String),
+    /// `lab ci`: the runner's infrastructure failed; never the learner's fail.
+    #[error("infrastructure: {0}")]
+    Infrastructure(String),
     /// Ctrl-C or SIGTERM; what the run had started was removed.
     #[error("interrupted: removed what lab had started")]
     Interrupted,
@@ -37,6 +40,7 @@ impl Error {
             Error::Usage(_) | Error::Lab(_) | Error::Crashed(_) => exit::USAGE,
             Error::Failed(_) => exit::FAILED,
             Error::Engine(_) => exit::ENGINE_UNREACHABLE,
+            Error::Infrastructure(_) => exit::INFRASTRUCTURE,
             Error::Interrupted => exit::INTERRUPTED,
         }
     }

@@ -8,6 +8,9 @@ pub const FAILED: i32 = 1;
 pub const USAGE: i32 = 2;
 /// The container engine could not be reached; the file-only steps were still graded and shown.
 pub const ENGINE_UNREACHABLE: i32 = 3;
+/// `lab ci`: the runner's infrastructure failed (no registry answers, the repository cannot be
+/// copied); never the learner's fail.
+pub const INFRASTRUCTURE: i32 = 4;
 /// Interrupted (Ctrl-C or SIGTERM) after removing what the run had started.
 pub const INTERRUPTED: i32 = 130;
 

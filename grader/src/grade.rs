@@ -34,6 +34,8 @@ pub struct Request {
     pub python: Option<PathBuf>,
     /// `--image`: the tag to grade when there are several.
     pub image: Option<String>,
+    /// The names the run uses in place of the lab's (`lab ci`); empty otherwise.
+    pub bindings: crate::checks::Bindings,
 }
 
 impl Request {
@@ -205,6 +207,7 @@ pub async fn grade(
         cleanup: backends.cleanup.clone(),
         chosen_tag: OnceCell::new(),
         cache,
+        bindings: req.bindings.clone(),
     };
     let selected = req.selected(lab);
     let named = |s: &Step| req.steps.contains(&s.id);

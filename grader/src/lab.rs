@@ -39,6 +39,29 @@ pub struct Lab {
     /// The steps, in the order a learner does them.
     #[serde(rename = "step")]
     pub steps: Vec<Step>,
+    /// How `lab ci` replays the lesson on a runner (the steps' own commands are their
+    /// `replay`); a lab without it cannot be graded by `lab ci`.
+    #[serde(default)]
+    pub ci: Option<Ci>,
+}
+
+/// What `lab ci` renames for each run, so two gradings on one engine never meet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ci {
+    /// Image repositories of the lab (`python-docker-app`): each run uses `NAME-RUN` instead.
+    pub images: Vec<String>,
+    /// Host ports of the lab (5000): each run publishes a free port of its own instead.
+    pub ports: Vec<u16>,
+    /// The tag a run grades, as the tag step's `--image` (with placeholders).
+    pub tag: String,
+    /// Seconds one replayed command may take before it is stopped.
+    #[serde(default = "default_command_secs")]
+    pub command_secs: u64,
+}
+
+fn default_command_secs() -> u64 {
+    300
 }
 
 /// One step of a lab: something the learner does, and how it is checked.
@@ -70,6 +93,11 @@ pub struct Step {
     pub solution: Solution,
     /// The checks that decide this step; at least one.
     pub checks: Vec<CheckSpec>,
+    /// The commands `lab ci` runs for this step, each an argument list (no shell), with
+    /// placeholders (`{image:NAME}`, `{port:N}`, `{name:NAME}`, `{registry}`, `{namespace}`,
+    /// `{label}`, `{compose}`, `{venv}`); see [`crate::ci::replay`].
+    #[serde(default)]
+    pub replay: Vec<Vec<String>>,
 }
 
 /// A common mistake and how to fix it.
@@ -213,6 +241,10 @@ impl Lab {
                         "{here}: `requires` names {r:?}, which is not an earlier step"
                     )));
                 }
+            }
+            for (j, argv) in step.replay.iter().enumerate() {
+                crate::ci::replay::validate(argv, lab.ci.as_ref())
+                    .map_err(|e| err(format!("{here}: `replay[{j}]` {e}")))?;
             }
         }
         Ok(lab)

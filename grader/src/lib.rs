@@ -10,6 +10,7 @@
 
 pub mod bounded;
 pub mod checks;
+pub mod ci;
 pub mod cleanup;
 pub mod cli;
 pub mod cmd;

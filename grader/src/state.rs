@@ -162,12 +162,12 @@ impl State {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let tmp = path.with_extension(format!("json.{}", std::process::id()));
-        std::fs::write(
-            &tmp,
-            serde_json::to_string_pretty(self).expect("state serializes"),
-        )?;
-        std::fs::rename(tmp, path)
+        write_atomic(
+            &path,
+            serde_json::to_string_pretty(self)
+                .expect("state serializes")
+                .as_bytes(),
+        )
     }
 
     /// A step's state, created if missing.
@@ -203,6 +203,17 @@ pub fn ago(t: u64) -> String {
         5400..=172_799 => format!("{} h ago", secs / 3600),
         _ => format!("{} days ago", secs / 86400),
     }
+}
+
+/// Write a file atomically: a temporary file next to it (named by this process), renamed over
+/// it, so a reader sees the old content or the new, never half of it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 #[cfg(test)]

@@ -181,7 +181,7 @@ const MAX_NESTING: usize = 64;
 
 /// The first line where YAML flow (`[`, `{`) or block (indentation) nesting passes `max`, in
 /// one linear pass, so a hostile file never reaches the parser's recursion.
-fn too_deep(text: &str, max: usize) -> Option<usize> {
+pub fn too_deep(text: &str, max: usize) -> Option<usize> {
     let mut depth = 0usize;
     for (n, line) in text.lines().enumerate() {
         let indent = line.len() - line.trim_start_matches([' ', '-']).len();
@@ -332,7 +332,7 @@ pub fn interpolate(
 }
 
 /// One entry of `ports:`, after interpolation: (host port, container port, protocol is UDP).
-fn parse_port(
+pub fn parse_port(
     v: &Value,
     vars: &std::collections::HashMap<String, String>,
 ) -> Result<(Option<u16>, u16, bool), String> {
@@ -580,6 +580,7 @@ pub async fn check(
         Err(_) => None,
     };
     let running = match &listed {
+        _ if ctx.bindings.compose_files.is_some() => ctx.bindings.compose_files.clone(),
         Some(Ok(all)) => running_config_files(all, &ctx.dir),
         _ => None,
     };
@@ -650,7 +651,7 @@ pub async fn check(
     let made = if svc.ports.contains(&(Some(host_port), port)) {
         None
     } else {
-        running_binding(ctx, &svc.name, port, host_port).await
+        running_binding(ctx, &svc.name, port, ctx.bindings.port(host_port)).await
     };
     if let Some(name) = &made {
         out.push(
@@ -803,7 +804,7 @@ pub async fn check(
         out.push(r);
         return out;
     }
-    let result = probe_container(engine.as_ref(), &c.id, port, host_port, http).await;
+    let result = probe_container(engine.as_ref(), &c.id, port, ctx.bindings.port(host_port), http).await;
     match matches_expectation(http, &result.last) {
         Ok(()) => out.push(CheckResult::pass(id("running"), format!(
             "service {} runs (Compose {}) and http://localhost:{host_port}{} answers HTTP {}",

@@ -54,9 +54,9 @@ impl Kind for Spec {
         check(
             ctx,
             step,
-            &self.image,
+            &ctx.bindings.image(&self.image),
             self.container_port,
-            self.host_port,
+            ctx.bindings.port(self.host_port),
             &self.http,
         )
         .await

@@ -43,7 +43,7 @@ impl Kind for Spec {
         Makes::image(&self.image)
     }
     async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-        check(ctx, step, &self.image, &self.base_image, &self.sources).await
+        check(ctx, step, &ctx.bindings.image(&self.image), &self.base_image, &self.sources).await
     }
 }
 

@@ -165,6 +165,41 @@ pub struct Ctx {
     pub chosen_tag: OnceCell<Option<String>>,
     /// Verdicts keyed by immutable ids, shared across the runs of a session.
     pub cache: Arc<Cache>,
+    /// The names this run uses in place of the lab's own (`lab ci`); empty otherwise.
+    pub bindings: Bindings,
+}
+
+/// Names a run uses in place of the lab's (`lab ci` makes them unique to the run, so two
+/// gradings on one engine never meet). Kinds apply them to the engine's side only: a learner's
+/// file is still graded against the lab's own port and names.
+#[derive(Debug, Clone, Default)]
+pub struct Bindings {
+    /// A lab image repository (`python-docker-app`) and the run's in its place.
+    pub images: std::collections::BTreeMap<String, String>,
+    /// A lab host port (5000) and the run's in its place.
+    pub ports: std::collections::BTreeMap<u16, u16>,
+    /// The compose files to grade (as Compose's `config_files` label names them) when the
+    /// running project was started from a vetted copy of them.
+    pub compose_files: Option<String>,
+}
+
+impl Bindings {
+    /// The run's name for a lab image reference (`python-docker-app:latest`), tag kept.
+    pub fn image(&self, reference: &str) -> String {
+        let (repo, tag) = match reference.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') => (r, Some(t)),
+            _ => (reference, None),
+        };
+        match (self.images.get(repo), tag) {
+            (Some(run), Some(t)) => format!("{run}:{t}"),
+            (Some(run), None) => run.clone(),
+            (None, _) => reference.to_string(),
+        }
+    }
+    /// The run's host port for a lab host port.
+    pub fn port(&self, port: u16) -> u16 {
+        self.ports.get(&port).copied().unwrap_or(port)
+    }
 }
 
 impl Ctx {
@@ -473,6 +508,7 @@ mod tests {
 
     fn ctx(engine: FakeEngine, ws: &tempfile::TempDir) -> Ctx {
         Ctx {
+            bindings: Bindings::default(),
             dir: ws.path().to_path_buf(),
             python: None,
             image_ref: None,

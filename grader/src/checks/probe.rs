@@ -46,7 +46,7 @@ impl Kind for Spec {
         check(
             ctx,
             step,
-            &self.image,
+            &ctx.bindings.image(&self.image),
             self.container_port,
             self.memory_mib,
             &self.http,

@@ -52,7 +52,7 @@ impl Kind for Spec {
             .source
             .clone()
             .unwrap_or_else(|| format!("{}:latest", self.repository));
-        check(ctx, step, &source, &self.repository, &self.tag).await
+        check(ctx, step, &ctx.bindings.image(&source), &self.repository, &self.tag).await
     }
 }
 

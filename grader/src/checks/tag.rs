@@ -39,7 +39,7 @@ impl Kind for Spec {
         Makes::repository(&self.repository)
     }
     async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-        check(ctx, step, &self.source, &self.repository, &self.tag).await
+        check(ctx, step, &ctx.bindings.image(&self.source), &self.repository, &self.tag).await
     }
 }
 

@@ -28,6 +28,7 @@ pub async fn run(args: CheckArgs) -> Result {
         dir: ws.path().to_path_buf(),
         python: args.python,
         image: args.image,
+        bindings: Default::default(),
     };
     let progress = args.format == Format::Human && std::io::stderr().is_terminal();
     let cache = std::sync::Arc::new(crate::grade::Cache::persistent());
@@ -36,7 +37,7 @@ pub async fn run(args: CheckArgs) -> Result {
         Format::Human => report::human::render(&report, color_wanted()),
         Format::Json => report::json::render(&report),
         Format::Junit => report::junit::render(&report),
-        Format::Github => github_outputs(&report),
+        Format::Github => github_outputs(&report, &[]),
     };
     print!("{text}");
     let mut state = State::load(ws.path());
@@ -50,8 +51,9 @@ pub async fn run(args: CheckArgs) -> Result {
 
 /// `--format github`: the annotations to print, with the job summary appended to
 /// `$GITHUB_STEP_SUMMARY` (the runner's file) or, without it, printed after them.
-fn github_outputs(report: &report::Report) -> String {
+pub fn github_outputs(report: &report::Report, extra: &[String]) -> String {
     let mut context = vec![format!("lab {}", env!("CARGO_PKG_VERSION"))];
+    context.extend(extra.iter().cloned());
     for (var, what) in [
         ("GITHUB_REPOSITORY", "Repository"),
         ("GITHUB_SHA", "Commit"),

@@ -142,6 +142,7 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, namespace: &str) -> Result 
         dir: dir.clone(),
         python: venv_python.exists().then_some(venv_python),
         image: tag,
+        bindings: Default::default(),
         ..Request::default()
     };
     let cache = std::sync::Arc::new(crate::grade::Cache::persistent());

@@ -3,7 +3,9 @@
 //! around the library's [`crate::grade::grade`] (connect, sweep orphans, race Ctrl-C, sweep).
 
 pub mod check;
+pub mod ci;
 pub mod classroom;
+pub mod collect;
 pub mod demo;
 pub mod dev;
 pub mod doctor;
@@ -78,6 +80,7 @@ pub fn main() -> i32 {
 async fn dispatch(cli: Cli) -> Result {
     match cli.command {
         Command::Check(args) => check::run(args).await,
+        Command::Ci(args) => ci::run(args).await,
         Command::List { dir } => list::run(&dir),
         Command::Start { lab, dir } => start::run(&lab, dir),
         Command::Hint { lab, step, dir } => hint::run(&lab, &step, &dir),

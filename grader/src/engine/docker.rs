@@ -249,6 +249,7 @@ impl Engine for DockerEngine {
             .map(|i| ImageSummary {
                 id: i.id,
                 repo_tags: i.repo_tags,
+                labels: i.labels,
             })
             .collect())
     }

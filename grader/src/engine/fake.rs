@@ -72,6 +72,7 @@ impl Engine for FakeEngine {
             .map(|i| ImageSummary {
                 id: i.id.clone(),
                 repo_tags: i.repo_tags.clone(),
+                labels: i.labels.clone(),
             })
             .collect())
     }

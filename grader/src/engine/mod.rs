@@ -153,6 +153,8 @@ pub struct Image {
 pub struct ImageSummary {
     pub id: String,
     pub repo_tags: Vec<String>,
+    /// The image config's labels.
+    pub labels: HashMap<String, String>,
 }
 
 /// One row of the container list (all containers, running or not).

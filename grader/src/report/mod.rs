@@ -7,6 +7,7 @@ pub mod github;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod scores;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +15,9 @@ use serde::{Deserialize, Serialize};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The state of one check, or of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// What the lesson asks is there.
@@ -22,6 +25,7 @@ pub enum Status {
     /// Right for the lesson, but worth improving; does not fail the step.
     Warn,
     /// A prerequisite is missing (no image to run, say): nothing to grade yet.
+    #[default]
     Skip,
     /// The grader could not decide (engine unreachable, a timeout).
     Error,
@@ -126,7 +130,7 @@ impl CheckResult {
 }
 
 /// One step's outcome.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StepReport {
     pub id: String,
     pub title: String,
@@ -177,7 +181,7 @@ pub struct Summary {
 
 /// A whole `lab check`. It deserializes as well as it serializes: the room server reads it.
 /// Consumers must ignore fields they do not know; new fields keep `schema_version` 1.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     /// When the grading ended, RFC 3339 in UTC; orders reports of one workspace. Added in

@@ -735,19 +735,7 @@ async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// A CSV cell: quoted when needed, and neutralised when a spreadsheet would read a formula.
-pub fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
+pub use crate::report::scores::csv_cell;
 
 /// One row per learner, one column per step, then the score.
 pub fn csv(view: &RoomView) -> String {
@@ -851,46 +839,14 @@ async fn export_junit(
 
 /// Gradescope's `results.json` for one learner.
 pub fn gradescope(lab: &Lab, learner: &store::Learner, report: &Report) -> serde_json::Value {
-    let mut tests = Vec::new();
-    let (mut score, mut max) = (0u32, 0u32);
-    for s in &lab.steps {
-        let got = report.steps.iter().find(|r| r.id == s.id);
-        let passed = got.is_some_and(|r| r.status == Status::Pass);
-        let points = if passed { s.points() } else { 0 };
-        score += points;
-        if !s.optional {
-            max += s.points();
-        }
-        let output = match got {
-            None => "not checked yet".to_string(),
-            Some(r) => r
-                .checks
-                .iter()
-                .filter(|c| c.status != Status::Pass)
-                .map(|c| {
-                    let mut line = format!("{}: {}", c.id, c.message);
-                    if let Some(h) = &c.hint {
-                        line.push_str(&format!(" (fix: {h})"));
-                    }
-                    line
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
-        };
-        tests.push(serde_json::json!({
-            "name": if s.optional { format!("{} (optional)", s.title) } else { s.title.clone() },
-            "score": points,
-            "max_score": if s.optional { 0 } else { s.points() },
-            "status": if passed { "passed" } else { "failed" },
-            "output": output,
-        }));
-    }
-    serde_json::json!({
-        "score": score,
-        "max_score": max,
-        "output": format!("{}: latest results of {} in lab {}", lab.title, learner.name, lab.id),
-        "tests": tests,
-    })
+    use crate::report::scores;
+    scores::gradescope(
+        &scores::rows(lab, report),
+        &format!(
+            "{}: latest results of {} in lab {}",
+            lab.title, learner.name, lab.id
+        ),
+    )
 }
 
 async fn export_results(
