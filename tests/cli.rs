@@ -164,21 +164,6 @@ fn github_output_annotates_located_findings_and_writes_the_job_summary() {
     );
 }
 
-/// `check-jsonschema` in the test venv that scripts/test.sh makes.
-fn check_jsonschema(schema: &str, doc: &std::path::Path) -> std::process::Output {
-    let bin = repo().join(".lab/venv-test/bin/check-jsonschema");
-    assert!(
-        bin.exists(),
-        "check-jsonschema is missing: scripts/test.sh installs it"
-    );
-    std::process::Command::new(bin)
-        .arg("--schemafile")
-        .arg(repo().join("schemas").join(schema))
-        .arg(doc)
-        .output()
-        .unwrap()
-}
-
 #[test]
 #[ignore = "needs check-jsonschema in .lab/venv-test: scripts/test.sh"]
 fn the_json_report_validates_against_its_schema_and_a_changed_one_does_not() {

@@ -19,6 +19,7 @@
 
 mod book;
 mod browser;
+mod ci;
 mod classroom;
 mod cli;
 mod common;

@@ -666,3 +666,18 @@ pub fn probe_containers() -> Vec<String> {
         .filter(|l| !l.is_empty())
         .collect()
 }
+
+/// `check-jsonschema` in the test venv that scripts/test.sh makes.
+pub fn check_jsonschema(schema: &str, doc: &std::path::Path) -> std::process::Output {
+    let bin = repo().join(".lab/venv-test/bin/check-jsonschema");
+    assert!(
+        bin.exists(),
+        "check-jsonschema is missing: scripts/test.sh installs it"
+    );
+    std::process::Command::new(bin)
+        .arg("--schemafile")
+        .arg(repo().join("schemas").join(schema))
+        .arg(doc)
+        .output()
+        .unwrap()
+}

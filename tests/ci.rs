@@ -1,0 +1,414 @@
+//! `lab ci` end to end on the tests' own engine: learners' repositories (right, right written
+//! differently, wrong, hostile, hanging, cancelled, forged) replayed and graded, every output
+//! validated against its schema, and nothing left in the engine afterwards.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::*;
+
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh run id for this test process.
+fn run_id() -> String {
+    format!(
+        "t{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// One `lab ci` run and what it wrote.
+struct CiRun {
+    run: String,
+    code: i32,
+    stderr: String,
+    out: tempfile::TempDir,
+}
+
+impl CiRun {
+    fn json(&self, name: &str) -> Value {
+        let p = self.out.path().join(name);
+        let text = std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", p.display(), self.stderr));
+        serde_json::from_str(&text).unwrap()
+    }
+    fn report(&self) -> Value {
+        self.json("report.json")
+    }
+    fn status(&self, step: &str) -> String {
+        status(&self.report(), step).to_string()
+    }
+    fn replay(&self, step: &str) -> Value {
+        self.report()["ci"]["replay"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["step"] == step)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+}
+
+fn ci_command(repo: &Path, run: &str, out: &Path, extra: &[&str]) -> Command {
+    require_test_engine();
+    let mut c = lab_command();
+    c.args(["ci", "day11", "--dir"])
+        .arg(repo)
+        .args(["--run-id", run, "--format", "json", "--out"])
+        .arg(out)
+        .args(extra)
+        .env("TMPDIR", std::env::temp_dir());
+    c
+}
+
+fn lab_ci(repo: &Path, extra: &[&str]) -> CiRun {
+    let run = run_id();
+    let out = tempfile::tempdir().unwrap();
+    let o = ci_command(repo, &run, out.path(), extra).output().unwrap();
+    let r = CiRun {
+        run,
+        code: o.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        out,
+    };
+    assert_no_leftovers(&r.run);
+    r
+}
+
+/// Nothing of run `run` is in the engine or on disk.
+fn assert_no_leftovers(run: &str) {
+    let project = format!("sre-lab-ci-{run}");
+    for filter in [
+        format!("label=org.sre-lab.ci.run={run}"),
+        format!("label=com.docker.compose.project={project}"),
+    ] {
+        let ps = docker(&["ps", "-aq", "--filter", &filter]);
+        assert!(
+            ps.trim().is_empty(),
+            "{}: containers left: {ps}",
+            engine_name()
+        );
+        let nets = docker(&["network", "ls", "-q", "--filter", &filter]);
+        assert!(
+            nets.trim().is_empty(),
+            "{}: networks left: {nets}",
+            engine_name()
+        );
+    }
+    let images = docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let ours: Vec<&str> = images.lines().filter(|l| l.contains(run)).collect();
+    assert!(ours.is_empty(), "{}: images left: {ours:?}", engine_name());
+    let work = std::env::temp_dir().join(format!("sre-lab-ci-{run}"));
+    assert!(
+        !work.exists(),
+        "the work directory {} is left",
+        work.display()
+    );
+}
+
+/// Validate an output file against a schema of the repository.
+fn valid(r: &CiRun, file: &str, schema: &str) {
+    let v = check_jsonschema(schema, &r.out.path().join(file));
+    assert!(
+        v.status.success(),
+        "{file} against {schema}: {}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
+}
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn the_right_answer_passes_with_every_output_valid_and_nothing_left() {
+    let ws = Workspace::solution();
+    let r = lab_ci(ws.path(), &[]);
+    assert_eq!(r.code, 0, "{}: {}", engine_name(), r.stderr);
+    for s in [
+        "dockerfile",
+        "build",
+        "run",
+        "tag",
+        "push",
+        "compose",
+        "editable",
+    ] {
+        assert_eq!(r.status(s), "pass", "{s}: {:#}", r.report());
+    }
+    let rep = r.report();
+    assert_eq!(rep["ci"]["leftovers"]["containers"], 0);
+    assert_eq!(rep["ci"]["run"], r.run.as_str());
+    assert!(
+        rep["engine"].as_str().unwrap().contains("Docker"),
+        "{rep:#}"
+    );
+    valid(&r, "report.json", "report.v1.schema.json");
+    valid(&r, "report.json", "ci-report.v1.schema.json");
+    valid(&r, "result.json", "classroom50-result.v1.schema.json");
+    valid(&r, "results.json", "gradescope-results.schema.json");
+    let c50 = r.json("result.json");
+    assert_eq!(c50["score"], 7, "{c50:#}");
+    assert_eq!(c50["max-score"], 7);
+    let gs = r.json("results.json");
+    assert_eq!(gs["score"], gs["max_score"], "{gs:#}");
+    let junit = std::fs::read_to_string(r.out.path().join("junit.xml")).unwrap();
+    assert!(junit.contains(r#"failures="0" errors="0""#), "{junit}");
+    let summary = std::fs::read_to_string(r.out.path().join("summary.md")).unwrap();
+    assert!(summary.contains(&format!("Run: {}", r.run)), "{summary}");
+    // The learner's checkout is not written: no egg-info, no venv, nothing new.
+    assert!(!ws.path().join("src/python_docker_app.egg-info").exists());
+    assert!(!ws.path().join(".venv").exists());
+    // The schemas can fail: a classroom50 result without its schema tag does not validate.
+    let mut bad = c50.clone();
+    bad["schema"] = "classroom50/result/v2".into();
+    std::fs::write(r.out.path().join("bad.json"), bad.to_string()).unwrap();
+    let v = check_jsonschema(
+        "classroom50-result.v1.schema.json",
+        &r.out.path().join("bad.json"),
+    );
+    assert!(!v.status.success(), "a wrong schema tag must not validate");
+}
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn right_answers_written_differently_pass() {
+    // compose.yaml (v2's name), a long-form port, a build mapping, `ENV` in its old spelling
+    // and gunicorn's `--bind=` form.
+    let a = Workspace::sample_app();
+    a.write(
+        "Dockerfile",
+        "FROM python:3.9-slim\nWORKDIR /app\nCOPY requirements.txt ./\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY . .\nENV FLASK_APP src/main.py\nENV FLASK_ENV=development PYTHONPATH=/app\nEXPOSE 5000/tcp\nCMD [\"gunicorn\", \"--bind=0.0.0.0:5000\", \"src.main:app\"]\n",
+    );
+    a.write(".dockerignore", ".git\n.venv\nvenv\n__pycache__\n");
+    a.write(
+        "compose.yaml",
+        "services:\n  app:\n    build:\n      context: .\n      dockerfile: Dockerfile\n    ports:\n      - target: 5000\n        published: \"5000\"\n        protocol: tcp\n",
+    );
+    // docker-compose.yml with a YAML anchor and merge key, and a host address on the port.
+    let b = Workspace::solution();
+    b.write(
+        "docker-compose.yml",
+        "x-web: &web\n  build: ./\n  restart: unless-stopped\nservices:\n  web:\n    <<: *web\n    ports: [\"0.0.0.0:5000:5000/tcp\"]\n    environment:\n      GREETING: \"${GREETING:-hi}\"\n",
+    );
+    for (name, ws) in [("compose.yaml", &a), ("anchors", &b)] {
+        let r = lab_ci(ws.path(), &[]);
+        for s in [
+            "dockerfile",
+            "build",
+            "run",
+            "tag",
+            "push",
+            "compose",
+            "editable",
+        ] {
+            assert_eq!(r.status(s), "pass", "{name}: {s}: {:#}", r.report());
+        }
+        assert_eq!(r.code, 0, "{name}");
+    }
+}
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn a_missing_dockerfile_fails_the_build_and_skips_what_builds_on_it_and_a_forged_result_is_ignored()
+{
+    let ws = Workspace::solution();
+    ws.remove("Dockerfile");
+    // A forged result.json claiming full marks: the grade is made on the runner.
+    let forged = r#"{"schema":"classroom50/result/v1","score":7,"max-score":7,"tests":[]}"#;
+    ws.write("result.json", forged);
+    let r = lab_ci(ws.path(), &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.status("dockerfile"), "fail");
+    assert_eq!(r.status("build"), "fail");
+    assert_eq!(r.replay("build")["outcome"], "failed", "{:#}", r.report());
+    for s in ["run", "tag", "compose"] {
+        assert_eq!(r.status(s), "skip", "{s}: {:#}", r.report());
+        let c = check(&r.report(), &format!("{s}.replay")).clone();
+        assert!(text_of(&c).contains("build step"), "{s}: {c:#}");
+    }
+    // The tag step was not replayed, so push (which builds on it) is skipped too.
+    assert_eq!(r.status("push"), "skip");
+    assert_eq!(r.status("editable"), "pass", "{:#}", r.report());
+    let c50 = r.json("result.json");
+    assert_eq!(c50["score"], 1, "only the editable step passed: {c50:#}");
+    assert_eq!(
+        ws.read("result.json"),
+        forged,
+        "the learner's file is untouched"
+    );
+}
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn a_broken_compose_file_and_an_app_that_does_not_import_fail_their_steps() {
+    let broken = Workspace::solution();
+    broken.write("docker-compose.yml", "services:\n\tweb:\n\t\tbuild: .\n");
+    let r = lab_ci(broken.path(), &[]);
+    assert_eq!(r.status("compose"), "fail", "{:#}", r.report());
+    assert_eq!(r.replay("compose")["outcome"], "refused");
+    assert!(
+        r.replay("compose")["why"]
+            .as_str()
+            .unwrap()
+            .contains("YAML"),
+        "{:#}",
+        r.report()
+    );
+    assert_eq!(
+        r.status("run"),
+        "pass",
+        "the other steps are graded: {:#}",
+        r.report()
+    );
+
+    let no_import = Workspace::solution();
+    let main = no_import.read("src/main.py");
+    no_import.write(
+        "src/main.py",
+        &format!("import flask_nonexistent_module\n{main}"),
+    );
+    let r = lab_ci(no_import.path(), &[]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.status("build"), "pass", "it builds: {:#}", r.report());
+    for s in ["run", "compose", "editable"] {
+        assert_eq!(r.status(s), "fail", "{s}: {:#}", r.report());
+    }
+}
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn compose_files_that_reach_the_runner_are_refused_before_anything_runs() {
+    for (what, file, says) in [
+        ("root", "services:\n  web:\n    build: .\n    ports: [\"5000:5000\"]\n    volumes: [\"/:/host\"]\n", "outside the repository"),
+        ("socket", "services:\n  web:\n    build: .\n    ports: [\"5000:5000\"]\n    volumes:\n      - type: bind\n        source: /var/run/docker.sock\n        target: /var/run/docker.sock\n", "services.web.volumes"),
+        // On the allow-list's edge: env_file is allowed, but only inside the repository.
+        ("env_file", "services:\n  web:\n    build: .\n    ports: [\"5000:5000\"]\n    env_file: ../../../../etc/os-release\n", "services.web.env_file"),
+        ("privileged", "services:\n  web:\n    build: .\n    ports: [\"5000:5000\"]\n    privileged: true\n", "privileged"),
+    ] {
+        let ws = Workspace::solution();
+        ws.write("docker-compose.yml", file);
+        let r = lab_ci(ws.path(), &[]);
+        assert_eq!(r.status("compose"), "fail", "{what}: {:#}", r.report());
+        let replay = r.replay("compose");
+        assert_eq!(replay["outcome"], "refused", "{what}: {replay:#}");
+        assert!(replay["why"].as_str().unwrap().contains(says), "{what}: {replay:#}");
+        // Nothing of the project ever ran.
+        let c = check(&r.report(), "compose.replay").clone();
+        assert!(text_of(&c).contains("refused on a course's runner"), "{what}: {c:#}");
+    }
+}
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn a_command_that_hangs_is_stopped_at_its_deadline() {
+    let ws = Workspace::solution();
+    let df = ws.read("Dockerfile");
+    ws.write(
+        "Dockerfile",
+        &df.replace("EXPOSE 5000", "RUN sleep 600\nEXPOSE 5000"),
+    );
+    let start = Instant::now();
+    let r = lab_ci(ws.path(), &["--command-timeout", "8"]);
+    assert!(
+        start.elapsed() < Duration::from_secs(120),
+        "{:?}",
+        start.elapsed()
+    );
+    let b = r.replay("build");
+    assert_eq!(b["outcome"], "timed_out", "{b:#}");
+    assert_eq!(b["secs"], 8);
+    assert_eq!(r.status("run"), "skip");
+    assert_eq!(r.code, 1);
+}
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn a_cancelled_run_as_github_cancels_it_leaves_nothing() {
+    let ws = Workspace::solution();
+    let df = ws.read("Dockerfile");
+    ws.write(
+        "Dockerfile",
+        &df.replace("EXPOSE 5000", "RUN sleep 120\nEXPOSE 5000"),
+    );
+    let run = run_id();
+    let out = tempfile::tempdir().unwrap();
+    let mut child = ci_command(ws.path(), &run, out.path(), &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the build to start, as a cancel mid-build.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = String::new();
+    while Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen.push_str(&l);
+            seen.push('\n');
+            if l.contains("$ docker build") {
+                break;
+            }
+        }
+    }
+    assert!(seen.contains("$ docker build"), "{seen}");
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = child.id() as i32;
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_millis(7500) {
+            // SAFETY: as above; GitHub's second signal.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "lab ci did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert_no_leftovers(&run);
+}
+
+#[test]
+#[ignore = "needs the private test engine: scripts/test.sh"]
+fn no_registry_is_an_infrastructure_error_not_a_learners_fail() {
+    let ws = Workspace::solution();
+    let out = tempfile::tempdir().unwrap();
+    let o = ci_command(
+        ws.path(),
+        &run_id(),
+        out.path(),
+        &["--registry", "127.0.0.1:5999"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no registry answers at 127.0.0.1:5999"),
+        "{err}"
+    );
+    assert!(
+        !out.path().join("result.json").exists(),
+        "no grade is written"
+    );
+}
