@@ -21,6 +21,11 @@ bash scripts/setup-engine.sh
 echo "== the book's tools: mdbook (pinned), chromium and chromedriver"
 bash scripts/setup-book.sh
 
+echo "== the CI runners' tooling (act, gitlab-ci-local, actionlint, zizmor), and the workflow lints"
+bash scripts/setup-ci-tools.sh
+.lab/venv-ci/bin/actionlint .github/workflows/lab-ci.yml starter/.github/workflows/grade.yml
+.lab/venv-ci/bin/zizmor --offline --quiet --config .github/zizmor.yml .github/workflows/lab-ci.yml actions/lab-ci/action.yml starter/.github/workflows/grade.yml
+
 echo "== the tests' own engines: Debian 12's 20.10, and Docker 28 (scripts/modern-engine.sh) with the"
 echo "   containerd image store, the legacy store, and the API-1.44 floor (stopped again at the end)"
 ENGINES=(20.10 28 28-legacy 28-api144)
@@ -38,6 +43,10 @@ venv=.lab/venv-test
 # The outputs' schemas (schemas/) are checked by a validator of their own, pinned.
 "$venv/bin/pip" install --quiet --disable-pip-version-check 'check-jsonschema==0.39.0'
 (cd sample-app && "../$venv/bin/python" -m pytest -q -p no:cacheprovider)
+# The CI files against the CI systems' own schemas (vendored in check-jsonschema).
+"$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/lab-ci.yml starter/.github/workflows/grade.yml
+"$venv/bin/check-jsonschema" --builtin-schema vendor.github-actions actions/lab-ci/action.yml
+"$venv/bin/check-jsonschema" --builtin-schema vendor.gitlab-ci ci/gitlab/lab-ci.gitlab-ci.yml
 
 echo "== Rust unit and end-to-end tests (the end-to-end ones in the tests' own engines)"
 cargo test --locked --no-run

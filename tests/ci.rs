@@ -412,3 +412,300 @@ fn no_registry_is_an_infrastructure_error_not_a_learners_fail() {
         "no grade is written"
     );
 }
+
+/// A learner's repository as a course starts it: `lab start`, the learner's answer, the
+/// starter's workflow with the artifact's URL and SHA-256, committed.
+fn starter_repo(url: &str, sha: &str, mistake: Option<(&str, &str)>) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let repo = d.path().join("repo");
+    lab().args(["start", "day11"]).arg(&repo).assert().success();
+    copy_dir(&repo_root().join("labs/day11/solution"), &repo);
+    if let Some((from, to)) = mistake {
+        let df = std::fs::read_to_string(repo.join("Dockerfile")).unwrap();
+        assert!(df.contains(from), "{df}");
+        std::fs::write(repo.join("Dockerfile"), df.replace(from, to)).unwrap();
+    }
+    let wf = std::fs::read_to_string(repo_root().join("starter/.github/workflows/grade.yml"))
+        .unwrap()
+        .replace("@LAB_URL@", url)
+        .replace("@LAB_SHA256@", sha);
+    std::fs::create_dir_all(repo.join(".github/workflows")).unwrap();
+    std::fs::write(repo.join(".github/workflows/grade.yml"), wf).unwrap();
+    std::fs::write(
+        repo.join(".gitlab-ci.yml"),
+        std::fs::read_to_string(repo_root().join("ci/gitlab/lab-ci.gitlab-ci.yml")).unwrap(),
+    )
+    .unwrap();
+    for args in [
+        vec!["init", "-q", "-b", "main"],
+        vec!["add", "-A"],
+        vec![
+            "-c",
+            "user.email=learner@example.com",
+            "-c",
+            "user.name=Learner",
+            "commit",
+            "-qm",
+            "my lab",
+        ],
+    ] {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(&args)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "git {args:?}");
+    }
+    d
+}
+
+fn repo_root() -> std::path::PathBuf {
+    repo()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for rel in lab::walk::files(from, Path::new(""), 1000) {
+        let dst = to.join(&rel);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(from.join(&rel), dst).unwrap();
+    }
+}
+
+/// The `lab` artifact a course would publish, served over HTTP on loopback: the wheel built
+/// in this CI run when scripts/test.sh built one (`SRE_LAB_CI_ARTIFACT`), else this build's
+/// binary. Returns the server, the URL and the SHA-256.
+fn serve_artifact() -> (ChildGuard, String, String) {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap().keep();
+    let src = std::env::var_os("SRE_LAB_CI_ARTIFACT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(lab_bin);
+    let name = src.file_name().unwrap().to_string_lossy().into_owned();
+    let name = if name.ends_with(".whl") {
+        name
+    } else {
+        "lab".into()
+    };
+    std::fs::copy(&src, dir.join(&name)).unwrap();
+    let sha = format!(
+        "{:x}",
+        sha2::Sha256::digest(std::fs::read(dir.join(&name)).unwrap())
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = ChildGuard(child, dir);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the artifact server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (guard, format!("http://127.0.0.1:{port}/{name}"), sha)
+}
+
+/// Kills the server and removes its directory when dropped.
+struct ChildGuard(std::process::Child, std::path::PathBuf);
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
+
+/// This repository's workflow and action only, as act's local copy of `sre-lab/sre-lab@main`
+/// (act copies the whole directory for each use).
+fn workflow_repo() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for sub in [".github", "actions"] {
+        copy_dir(&repo_root().join(sub), &d.path().join(sub));
+    }
+    d
+}
+
+fn ci_tool(name: &str) -> std::path::PathBuf {
+    let p = match name {
+        "gitlab-ci-local" => repo_root().join(".lab/npm/node_modules/.bin/gitlab-ci-local"),
+        _ => repo_root().join(".lab/venv-ci/bin").join(name),
+    };
+    assert!(
+        p.exists(),
+        "{name} is missing: scripts/setup-ci-tools.sh installs it"
+    );
+    p
+}
+
+#[test]
+#[ignore = "needs the private test engine and act: scripts/test.sh"]
+fn the_reusable_workflow_grades_a_learners_repository_under_act() {
+    require_test_engine();
+    let (_server, url, sha) = serve_artifact();
+    let wf = workflow_repo();
+    let fixture = repo_root().join("tests/fixtures/act/offline-action");
+    // The right answer, and a CMD in shell form bound to loopback (a located finding, so an
+    // annotation on the Dockerfile's line).
+    let shell_cmd = (
+        r#"CMD ["gunicorn","--bind","0.0.0.0:5000","src.main:app"]"#,
+        "CMD gunicorn --bind 127.0.0.1:5000 src.main:app",
+    );
+    for (mistake, passes) in [(None, true), (Some(shell_cmd), false)] {
+        let answer = mistake.is_none();
+        let d = starter_repo(&url, &sha, mistake);
+        let out = Command::new(ci_tool("act"))
+            .current_dir(d.path().join("repo"))
+            .args([
+                "push",
+                "-W",
+                ".github/workflows/grade.yml",
+                "-P",
+                "ubuntu-latest=-self-hosted",
+                "--action-offline-mode",
+            ])
+            .arg("--local-repository")
+            .arg(format!("sre-lab/sre-lab@main={}", wf.path().display()))
+            .arg("--local-repository")
+            .arg(format!(
+                "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683={}",
+                fixture.display()
+            ))
+            .arg("--local-repository")
+            .arg(format!(
+                "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02={}",
+                fixture.display()
+            ))
+            .env("LAB_LABS_DIR", repo_root().join("labs"))
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.success(), passes, "answer {answer}: {text}");
+        assert!(
+            text.contains("Success - Main Install lab (pinned, SHA-256 checked)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Success - Main Sweep what the run made"),
+            "the sweep runs always: {text}"
+        );
+        assert!(!text.contains("must never run under act"), "{text}");
+        if passes {
+            assert!(text.contains("7 of 7 steps pass"), "{text}");
+        } else {
+            assert!(text.contains("| dockerfile | FAIL |"), "{text}");
+            assert!(text.contains("::error file=Dockerfile,line=10"), "{text}");
+        }
+    }
+    // A download that does not match its SHA-256 is refused before anything runs.
+    let d = starter_repo(&url, &"0".repeat(64), None);
+    let out = Command::new(ci_tool("act"))
+        .current_dir(d.path().join("repo"))
+        .args([
+            "push",
+            "-W",
+            ".github/workflows/grade.yml",
+            "-P",
+            "ubuntu-latest=-self-hosted",
+            "--action-offline-mode",
+        ])
+        .arg("--local-repository")
+        .arg(format!("sre-lab/sre-lab@main={}", wf.path().display()))
+        .arg("--local-repository")
+        .arg(format!(
+            "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683={}",
+            fixture.display()
+        ))
+        .arg("--local-repository")
+        .arg(format!(
+            "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02={}",
+            fixture.display()
+        ))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("FAILED") || text.contains("did NOT match"),
+        "sha256sum says why: {text}"
+    );
+}
+
+#[test]
+#[ignore = "needs the private test engine and gitlab-ci-local: scripts/test.sh"]
+fn the_gitlab_template_grades_a_learners_repository_with_the_shell_executor() {
+    require_test_engine();
+    let (_server, url, sha) = serve_artifact();
+    let d = starter_repo(&url, &sha, None);
+    let repo = d.path().join("repo");
+    let ok = Command::new("git")
+        .arg("-C")
+        .arg(&repo)
+        .args([
+            "remote",
+            "add",
+            "origin",
+            "https://gitlab.example.com/learner/day11.git",
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let run = |job: &str| {
+        Command::new(ci_tool("gitlab-ci-local"))
+            .current_dir(&repo)
+            .args([
+                "--shell-isolation",
+                "--variable",
+                &format!("LAB_URL={url}"),
+                "--variable",
+                &format!("LAB_SHA256={sha}"),
+                job,
+            ])
+            .env("LAB_LABS_DIR", repo_root().join("labs"))
+            .output()
+            .unwrap()
+    };
+    let out = run("lab-ci");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    // The job's log is the human report; its outputs are the job's artifacts.
+    assert!(text.contains("7 of 7 steps passed"), "{text}");
+    assert!(text.contains("PASS  lab-ci"), "{text}");
+    assert!(
+        text.contains("0 container(s), 0 image(s), 0 network(s) left"),
+        "the after_script sweeps: {text}"
+    );
+    // Both jobs parse: the docker-executor variant is listed (and linted), not run.
+    let list = Command::new(ci_tool("gitlab-ci-local"))
+        .current_dir(&repo)
+        .arg("--list")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains("lab-ci-docker") && listed.contains("lab-ci"),
+        "{listed}"
+    );
+}

@@ -83,11 +83,11 @@ pub async fn run(args: CiArgs) -> Result {
 
 /// The lines naming what was graded: the run, the commit, the engine.
 fn context(o: &Outcome) -> Vec<String> {
+    // The summary names the engine itself, and GitHub's commit when it runs there.
     let mut c = vec![format!("Run: {}", o.run)];
-    if let Some(sha) = &o.commit {
+    if let (Some(sha), None) = (&o.commit, std::env::var_os("GITHUB_SHA")) {
         c.push(format!("Graded commit: {sha}"));
     }
-    c.push(format!("Engine: {}", o.report.engine));
     c
 }
 
