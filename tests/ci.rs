@@ -709,3 +709,126 @@ fn the_gitlab_template_grades_a_learners_repository_with_the_shell_executor() {
         "{listed}"
     );
 }
+
+/// A run's report.json as `lab ci` writes it, from a real (file-only) grading plus the `ci`
+/// object a runner would stamp.
+fn fake_ci_result(dir: &Path, repository: &str, owner: &str, commit: &str) {
+    let ws = Workspace::solution();
+    let (mut report, _) = check_json_with(lab(), ws.path(), &["--step", "dockerfile"]);
+    report["ci"] = serde_json::json!({
+        "run": "r1", "commit": commit, "repository": repository, "owner": owner,
+        "replay": [], "leftovers": {"containers": 0, "images": 0, "networks": 0},
+        "interrupted": false, "lab_version": "0.1.0",
+    });
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("report.json"), report.to_string()).unwrap();
+}
+
+fn git_repo_with_commit(dir: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    for args in [
+        vec!["init", "-q"],
+        vec![
+            "-c",
+            "user.email=a@b",
+            "-c",
+            "user.name=a",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "x",
+        ],
+    ] {
+        assert!(Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(&args)
+            .status()
+            .unwrap()
+            .success());
+    }
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn collect_merges_the_roster_and_flags_results_that_do_not_match_it() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let clones = p.join("clones");
+    let ana = git_repo_with_commit(&clones.join("ana/day11"));
+    let ben = git_repo_with_commit(&clones.join("ben/day11"));
+    std::fs::write(
+        p.join("roster.csv"),
+        "learner,repository\nana,ana/day11\nben,ben/day11\n=cleo,cleo/day11\ndan,dan/day11\n",
+    )
+    .unwrap();
+    fake_ci_result(&p.join("r-ana"), "ana/day11", "ana", &ana);
+    // Owner forged: ben's repository, but the runner says someone else owns it.
+    fake_ci_result(&p.join("r-ben"), "ben/day11", "mallory", &ben);
+    // A commit that is not in the repository's history.
+    fake_ci_result(&p.join("r-cleo"), "cleo/day11", "cleo", &"a".repeat(40));
+    // A repository nobody on the roster owns.
+    fake_ci_result(&p.join("r-eve"), "eve/day11", "eve", &"b".repeat(40));
+    let out = p.join("grades");
+    let o = lab()
+        .args(["ci", "collect", "--roster"])
+        .arg(p.join("roster.csv"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--clones")
+        .arg(&clones)
+        .args([
+            p.join("r-ana"),
+            p.join("r-ben"),
+            p.join("r-cleo"),
+            p.join("r-eve"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "flagged results fail the command");
+    let grades = std::fs::read_to_string(out.join("grades.csv")).unwrap();
+    let flagged = std::fs::read_to_string(out.join("flagged.csv")).unwrap();
+    assert!(
+        grades.starts_with("learner,repository,commit,dockerfile,build"),
+        "{grades}"
+    );
+    let ana_row = grades.lines().find(|l| l.starts_with("ana,")).unwrap();
+    assert!(
+        ana_row.contains(&ana) && ana_row.ends_with(",1,7"),
+        "{ana_row}"
+    );
+    for (who, why) in [
+        ("ben", "mallory"),
+        ("cleo", "not in the history"),
+        ("eve", "not on the roster"),
+    ] {
+        assert!(
+            flagged.lines().any(|l| l.contains(who) && l.contains(why)),
+            "{who}: {flagged}"
+        );
+    }
+    // Flagged learners are not merged: no score, no Gradescope file.
+    assert!(
+        grades
+            .lines()
+            .any(|l| l.starts_with("ben,") && l.ends_with(",0,")),
+        "{grades}"
+    );
+    assert!(
+        grades.contains("'=cleo"),
+        "CSV cells are neutralised: {grades}"
+    );
+    assert!(out.join("gradescope/ana.json").exists());
+    assert!(!out.join("gradescope/ben.json").exists());
+    let gs: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("gradescope/ana.json")).unwrap())
+            .unwrap();
+    assert_eq!(gs["score"], 1, "{gs:#}");
+}

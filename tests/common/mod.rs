@@ -330,7 +330,7 @@ pub fn check_json(ws: &Path, args: &[&str]) -> (Value, i32) {
     check_json_with(lab(), ws, args)
 }
 
-fn check_json_with(mut lab: assert_cmd::Command, ws: &Path, args: &[&str]) -> (Value, i32) {
+pub fn check_json_with(mut lab: assert_cmd::Command, ws: &Path, args: &[&str]) -> (Value, i32) {
     let out = lab
         .args(["check", "day11", "--format", "json", "--dir"])
         .arg(ws)
