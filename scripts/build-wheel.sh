@@ -20,12 +20,12 @@ fi
 export PATH="$venv/bin:$PATH"
 export CARGO_TARGET_DIR="${SRE_LAB_WHEEL_TARGET:-$HOME/.cache/sre-lab/wheel-target}"
 echo "==> building the wheel (release, zig, manylinux2014 / glibc 2.17) into $out"
-maturin build --locked --release --zig --target x86_64-unknown-linux-gnu \
+maturin build --locked --profile dist --zig --target x86_64-unknown-linux-gnu \
   --compatibility manylinux2014 -m "$repo/grader/Cargo.toml" --out "$out" 2>&1 \
   | grep -E --line-buffered '^( *Compiling|.*Built wheel|.*Finished|warning: unused|error)' || true
 wheel=$(ls -t "$out"/sre_lab-*manylinux*x86_64.whl 2>/dev/null | head -1)
 [ -n "$wheel" ] || { echo "error: no wheel was built" >&2; exit 1; }
-bin="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/lab"
+bin="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/dist/lab"
 newest=$(objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sort -t. -k1,1 -k2,2n -u -V | tail -1)
 echo "==> $wheel ($(du -h "$wheel" | cut -f1)); newest glibc symbol version: $newest"
 python3 - "$newest" <<'PY'

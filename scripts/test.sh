@@ -74,10 +74,16 @@ on() { # on ENGINE ARGS...: cargo test in that engine, each line prefixed with i
 # their time is spent waiting on builds and probes, not on the two cores.
 # `lab ci` (every case) runs on 28, the runners' engine; on 20.10 only the cases that take
 # Compose v1's path, after the side-by-side runs, next to the legacy subset.
-on 20.10 -- --include-ignored --skip ci:: &
+# The lab wheel (glibc 2.17, zig) builds meanwhile, in its own target directory; the tests
+# that install it (tests/wheel.rs, and the act test serving it as a course would) run after.
+wheel_dir="$repo/.lab/wheels"
+rm -rf "$wheel_dir"
+bash scripts/build-wheel.sh "$wheel_dir" 2>&1 | sed -u "s/^/[wheel] /" > .lab/wheel-build.log &
+wheel=$!
+on 20.10 -- --include-ignored --skip ci:: --skip wheel:: &
 first=$!
 modern=0
-on 28 --test e2e -- --include-ignored "${not_grader[@]}" || modern=$?
+on 28 --test e2e -- --include-ignored "${not_grader[@]}" --skip wheel:: --skip ci::the_reusable || modern=$?
 wait "$first" || { echo "error: the tests failed on Docker 20.10" >&2; exit 1; }
 [ "$modern" = 0 ] || { echo "error: the tests failed on Docker 28 (containerd image store)" >&2; exit 1; }
 on 20.10 --test e2e -- --include-ignored ci::the_right_answer ci::right_answers ci::a_cancelled &
@@ -85,3 +91,8 @@ v1=$!
 on 28-legacy --test e2e -- --include-ignored "${legacy_subset[@]}"
 wait "$v1" || { echo "error: lab ci failed on Docker 20.10 (Compose v1)" >&2; exit 1; }
 on 28-api144 --test e2e -- --include-ignored "${floor_subset[@]}"
+wait "$wheel" || { cat .lab/wheel-build.log; echo "error: the wheel did not build" >&2; exit 1; }
+tail -n 2 .lab/wheel-build.log
+SRE_LAB_CI_ARTIFACT=$(tail -n 1 .lab/wheel-build.log | sed 's/^\[wheel\] //')
+export SRE_LAB_CI_ARTIFACT
+on 28 --test e2e -- --include-ignored wheel:: ci::the_reusable

@@ -32,3 +32,4 @@ mod podman;
 mod readme;
 mod runtime;
 mod steps;
+mod wheel;
