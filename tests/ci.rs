@@ -543,9 +543,15 @@ fn workflow_repo() -> tempfile::TempDir {
 }
 
 fn ci_tool(name: &str) -> std::path::PathBuf {
+    // Where scripts/setup-ci-tools.sh installs them (shared by clones, like the other caches).
+    let tools = std::env::var_os("SRE_LAB_TOOLS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/sre-lab/tools")
+        });
     let p = match name {
-        "gitlab-ci-local" => repo_root().join(".lab/npm/node_modules/.bin/gitlab-ci-local"),
-        _ => repo_root().join(".lab/venv-ci/bin").join(name),
+        "gitlab-ci-local" => tools.join("npm/node_modules/.bin/gitlab-ci-local"),
+        _ => tools.join("venv-ci/bin").join(name),
     };
     assert!(
         p.exists(),
