@@ -18,6 +18,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "${missing[@]}"
 fi
 export PATH="$venv/bin:$PATH"
+# A wheel is kept per content (the blobs of everything it is built from, and the pins), as a CI
+# cache would keep it: an unchanged tree reuses it; any change rebuilds.
+cache="${SRE_LAB_WHEEL_CACHE:-$HOME/.cache/sre-lab/wheels}"
+key=$(cd "$repo" && { git ls-files -s grader labs sample-app Cargo.toml Cargo.lock scripts/build-wheel.sh 2>/dev/null; echo "${pins[*]}"; } | sha256sum | cut -c1-16)
+mkdir -p "$out"
+if cached=$(ls "$cache/$key"/sre_lab-*.whl 2>/dev/null | head -1) && [ -n "$cached" ] && (cd "$repo" && git diff --quiet HEAD -- grader labs sample-app Cargo.toml Cargo.lock 2>/dev/null); then
+  cp "$cached" "$out/"
+  echo "==> the wheel for this tree ($key) is cached: $(basename "$cached")"
+  echo "$out/$(basename "$cached")"
+  exit 0
+fi
 export CARGO_TARGET_DIR="${SRE_LAB_WHEEL_TARGET:-$HOME/.cache/sre-lab/wheel-target}"
 echo "==> building the wheel (release, zig, manylinux2014 / glibc 2.17) into $out"
 maturin build --locked --profile dist --zig --target x86_64-unknown-linux-gnu \
@@ -33,4 +44,5 @@ import sys
 v = tuple(int(x) for x in sys.argv[1].removeprefix("GLIBC_").split("."))
 sys.exit(0 if v <= (2, 17) else f"error: the binary needs {sys.argv[1]}, above the 2.17 floor")
 PY
+mkdir -p "$cache/$key" && cp "$wheel" "$cache/$key/"
 echo "$wheel"

@@ -87,13 +87,18 @@ modern=0
 on 28 --test e2e -- --include-ignored "${not_grader[@]}" --skip wheel:: --skip ci::the_reusable || modern=$?
 wait "$first" || { echo "error: the tests failed on Docker 20.10" >&2; exit 1; }
 [ "$modern" = 0 ] || { echo "error: the tests failed on Docker 28 (containerd image store)" >&2; exit 1; }
-on 20.10 --test e2e -- --include-ignored ci::the_right_answer ci::right_answers ci::a_cancelled &
-v1=$!
-on 28-legacy --test e2e -- --include-ignored "${legacy_subset[@]}"
-wait "$v1" || { echo "error: lab ci failed on Docker 20.10 (Compose v1)" >&2; exit 1; }
-on 28-api144 --test e2e -- --include-ignored "${floor_subset[@]}"
 wait "$wheel" || { cat .lab/wheel-build.log; echo "error: the wheel did not build" >&2; exit 1; }
 tail -n 2 .lab/wheel-build.log
 SRE_LAB_CI_ARTIFACT=$(tail -n 1 .lab/wheel-build.log | sed 's/^\[wheel\] //')
 export SRE_LAB_CI_ARTIFACT
-on 28 --test e2e -- --include-ignored wheel:: ci::the_reusable
+# Then three short runs side by side, each on its own engine: lab ci's Compose-v1 cases on
+# 20.10, the legacy store's subset, and the wheel (installed in a clean container, audited,
+# and served to act as a course would serve it).
+on 20.10 --test e2e -- --include-ignored ci::the_right_answer ci::right_answers ci::a_cancelled &
+v1=$!
+on 28 --test e2e -- --include-ignored wheel:: ci::the_reusable &
+wheel_tests=$!
+on 28-legacy --test e2e -- --include-ignored "${legacy_subset[@]}"
+wait "$v1" || { echo "error: lab ci failed on Docker 20.10 (Compose v1)" >&2; exit 1; }
+wait "$wheel_tests" || { echo "error: the wheel's tests failed" >&2; exit 1; }
+on 28-api144 --test e2e -- --include-ignored "${floor_subset[@]}"

@@ -765,11 +765,29 @@ pub async fn check(
         }
     };
     if !c.running {
-        let holder = all.iter().find(|x| {
+        // The holder is the running container (not Compose's, not a probe) that publishes
+        // the host port, as the engine reports its bindings: other containers may run too.
+        let wanted = ctx.bindings.port(host_port).to_string();
+        let mut holder = None;
+        for x in all.iter().filter(|x| {
             x.state == ContainerState::Running
                 && !x.labels.contains_key(compose_label::PROJECT)
                 && !x.labels.contains_key(PROBE_LABEL)
-        });
+        }) {
+            let holds = match engine.container(&x.id).await {
+                Ok(Some(full)) => full
+                    .published
+                    .values()
+                    .chain(full.port_bindings.values())
+                    .flatten()
+                    .any(|(_, p)| *p == wanted),
+                _ => false,
+            };
+            if holds {
+                holder = Some(x);
+                break;
+            }
+        }
         let mut r = CheckResult::fail(
             id("running"),
             format!(
