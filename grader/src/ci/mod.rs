@@ -635,7 +635,17 @@ impl Run {
             );
             let _ = run_command(&down, &self.copy, &self.env, Duration::from_secs(60), false).await;
         }
+        // Twice when needed: under load an image removal can fail while its container is
+        // still going away; the second pass finds what the first left.
         sweep_engine(self.engine.as_ref(), &self.names.run).await;
+        if leftovers(self.engine.as_ref(), &self.names.run)
+            .await
+            .total()
+            > 0
+        {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            sweep_engine(self.engine.as_ref(), &self.names.run).await;
+        }
         if let Ok(Some(tag)) =
             replay::expand(std::slice::from_ref(&ci.tag), &self.names).map(|mut v| v.pop())
         {
@@ -745,6 +755,7 @@ pub async fn sweep_engine(engine: &dyn Engine, run: &str) {
 }
 
 /// What of run `run` is still in the engine.
+/// A list the engine fails to give counts as one unknown leftover, never as none.
 pub async fn leftovers(engine: &dyn Engine, run: &str) -> Leftovers {
     let project = project(run);
     Leftovers {
@@ -756,17 +767,17 @@ pub async fn leftovers(engine: &dyn Engine, run: &str) -> Leftovers {
                     .filter(|c| ours_container(c, run, &project))
                     .count()
             })
-            .unwrap_or(0),
+            .unwrap_or(1),
         networks: engine
             .networks()
             .await
             .map(|a| a.iter().filter(|n| ours_network(n, &project)).count())
-            .unwrap_or(0),
+            .unwrap_or(1),
         images: engine
             .images()
             .await
             .map(|a| a.iter().filter(|i| ours_image(i, run, &project)).count())
-            .unwrap_or(0),
+            .unwrap_or(1),
     }
 }
 
