@@ -560,6 +560,42 @@ fn ci_tool(name: &str) -> std::path::PathBuf {
     p
 }
 
+/// `act push` in `repo` with the job on the host, this repository's workflow and action from
+/// `wf`, and the two remote actions act resolves first mapped to the stand-in `fixture`.
+/// Returns whether the job passed, and everything act printed.
+fn act(repo: &Path, wf: &Path, fixture: &Path) -> (bool, String) {
+    let mut c = Command::new(ci_tool("act"));
+    c.current_dir(repo).args([
+        "push",
+        "-W",
+        ".github/workflows/grade.yml",
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "--action-offline-mode",
+    ]);
+    for (remote, local) in [
+        ("sre-lab/sre-lab@main", wf),
+        (
+            "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683",
+            fixture,
+        ),
+        (
+            "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02",
+            fixture,
+        ),
+    ] {
+        c.arg("--local-repository")
+            .arg(format!("{remote}={}", local.display()));
+    }
+    let out = c
+        .env("LAB_LABS_DIR", repo_root().join("labs"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
 #[test]
 #[ignore = "needs the private test engine and act: scripts/test.sh"]
 fn the_reusable_workflow_grades_a_learners_repository_under_act() {
@@ -576,37 +612,8 @@ fn the_reusable_workflow_grades_a_learners_repository_under_act() {
     for (mistake, passes) in [(None, true), (Some(shell_cmd), false)] {
         let answer = mistake.is_none();
         let d = starter_repo(&url, &sha, mistake);
-        let out = Command::new(ci_tool("act"))
-            .current_dir(d.path().join("repo"))
-            .args([
-                "push",
-                "-W",
-                ".github/workflows/grade.yml",
-                "-P",
-                "ubuntu-latest=-self-hosted",
-                "--action-offline-mode",
-            ])
-            .arg("--local-repository")
-            .arg(format!("sre-lab/sre-lab@main={}", wf.path().display()))
-            .arg("--local-repository")
-            .arg(format!(
-                "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683={}",
-                fixture.display()
-            ))
-            .arg("--local-repository")
-            .arg(format!(
-                "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02={}",
-                fixture.display()
-            ))
-            .env("LAB_LABS_DIR", repo_root().join("labs"))
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(out.status.success(), passes, "answer {answer}: {text}");
+        let (ok, text) = act(&d.path().join("repo"), wf.path(), &fixture);
+        assert_eq!(ok, passes, "answer {answer}: {text}");
         assert!(
             text.contains("Success - Main Install lab (pinned, SHA-256 checked)"),
             "{text}"
@@ -625,33 +632,8 @@ fn the_reusable_workflow_grades_a_learners_repository_under_act() {
     }
     // A download that does not match its SHA-256 is refused before anything runs.
     let d = starter_repo(&url, &"0".repeat(64), None);
-    let out = Command::new(ci_tool("act"))
-        .current_dir(d.path().join("repo"))
-        .args([
-            "push",
-            "-W",
-            ".github/workflows/grade.yml",
-            "-P",
-            "ubuntu-latest=-self-hosted",
-            "--action-offline-mode",
-        ])
-        .arg("--local-repository")
-        .arg(format!("sre-lab/sre-lab@main={}", wf.path().display()))
-        .arg("--local-repository")
-        .arg(format!(
-            "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683={}",
-            fixture.display()
-        ))
-        .arg("--local-repository")
-        .arg(format!(
-            "actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02={}",
-            fixture.display()
-        ))
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{text}");
+    let (ok, text) = act(&d.path().join("repo"), wf.path(), &fixture);
+    assert!(!ok, "{text}");
     assert!(
         text.contains("FAILED") || text.contains("did NOT match"),
         "sha256sum says why: {text}"
