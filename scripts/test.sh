@@ -75,30 +75,35 @@ on() { # on ENGINE ARGS...: cargo test in that engine, each line prefixed with i
 # their time is spent waiting on builds and probes, not on the two cores.
 # `lab ci` (every case) runs on 28, the runners' engine; on 20.10 only the cases that take
 # Compose v1's path, after the side-by-side runs, next to the legacy subset.
-# The lab wheel (glibc 2.17, zig) builds meanwhile, in its own target directory; the tests
-# that install it (tests/wheel.rs, and the act test serving it as a course would) run after.
+# Meanwhile the lab wheel (glibc 2.17, zig) builds in its own target directory (or comes from
+# its cache), and the tests that install it (tests/wheel.rs; the act test serving it as a
+# course would; --setup-in-container, which mounts its binary into a Python 3.9 container) run
+# on the legacy-store engine, which they do not otherwise concern, as soon as it is there.
 wheel_dir="$repo/.lab/wheels"
 rm -rf "$wheel_dir"
-bash scripts/build-wheel.sh "$wheel_dir" 2>&1 | sed -u "s/^/[wheel] /" > .lab/wheel-build.log &
+wheel_tests=(wheel:: ci::the_reusable ci::setup_in_container)
+(
+  bash scripts/build-wheel.sh "$wheel_dir" 2>&1 | sed -u "s/^/[wheel] /" > .lab/wheel-build.log ||
+    { cat .lab/wheel-build.log; echo "error: the wheel did not build" >&2; exit 1; }
+  tail -n 2 .lab/wheel-build.log
+  SRE_LAB_CI_ARTIFACT=$(tail -n 1 .lab/wheel-build.log | sed 's/^\[wheel\] //')
+  export SRE_LAB_CI_ARTIFACT
+  on 28-legacy --test e2e -- --include-ignored "${wheel_tests[@]}"
+) &
 wheel=$!
 on 20.10 -- --include-ignored --skip ci:: --skip wheel:: &
 first=$!
 modern=0
-on 28 --test e2e -- --include-ignored "${not_grader[@]}" --skip wheel:: --skip ci::the_reusable || modern=$?
+on 28 --test e2e -- --include-ignored "${not_grader[@]}" --skip wheel:: --skip ci::the_reusable --skip ci::setup_in_container || modern=$?
 wait "$first" || { echo "error: the tests failed on Docker 20.10" >&2; exit 1; }
 [ "$modern" = 0 ] || { echo "error: the tests failed on Docker 28 (containerd image store)" >&2; exit 1; }
-wait "$wheel" || { cat .lab/wheel-build.log; echo "error: the wheel did not build" >&2; exit 1; }
-tail -n 2 .lab/wheel-build.log
-SRE_LAB_CI_ARTIFACT=$(tail -n 1 .lab/wheel-build.log | sed 's/^\[wheel\] //')
-export SRE_LAB_CI_ARTIFACT
-# Then three short runs side by side, each on its own engine: lab ci's Compose-v1 cases on
-# 20.10, the legacy store's subset, and the wheel (installed in a clean container, audited,
-# and served to act as a course would serve it).
+# Then short runs side by side, each on its own engine: lab ci's Compose-v1 cases on 20.10, the
+# API-1.44 floor's subset, and (once the wheel's tests are done with it) the legacy store's.
 on 20.10 --test e2e -- --include-ignored ci::the_right_answer ci::right_answers ci::a_cancelled &
 v1=$!
-on 28 --test e2e -- --include-ignored wheel:: ci::the_reusable &
-wheel_tests=$!
+on 28-api144 --test e2e -- --include-ignored "${floor_subset[@]}" &
+floor=$!
+wait "$wheel" || { echo "error: the wheel's tests failed" >&2; exit 1; }
 on 28-legacy --test e2e -- --include-ignored "${legacy_subset[@]}"
 wait "$v1" || { echo "error: lab ci failed on Docker 20.10 (Compose v1)" >&2; exit 1; }
-wait "$wheel_tests" || { echo "error: the wheel's tests failed" >&2; exit 1; }
-on 28-api144 --test e2e -- --include-ignored "${floor_subset[@]}"
+wait "$floor" || { echo "error: the tests failed under the API-1.44 floor" >&2; exit 1; }

@@ -55,8 +55,12 @@ impl CiRun {
 }
 
 fn ci_command(repo: &Path, run: &str, out: &Path, extra: &[&str]) -> Command {
+    ci_command_of(lab_command(), repo, run, out, extra)
+}
+
+/// `ci_command` with another `lab` (the wheel's) in the same environment.
+fn ci_command_of(mut c: Command, repo: &Path, run: &str, out: &Path, extra: &[&str]) -> Command {
     require_test_engine();
-    let mut c = lab_command();
     c.args(["ci", "day11", "--dir"])
         .arg(repo)
         .args(["--run-id", run, "--format", "json", "--out"])
@@ -67,9 +71,15 @@ fn ci_command(repo: &Path, run: &str, out: &Path, extra: &[&str]) -> Command {
 }
 
 fn lab_ci(repo: &Path, extra: &[&str]) -> CiRun {
+    lab_ci_of(lab_command(), repo, extra)
+}
+
+fn lab_ci_of(base: Command, repo: &Path, extra: &[&str]) -> CiRun {
     let run = run_id();
     let out = tempfile::tempdir().unwrap();
-    let o = ci_command(repo, &run, out.path(), extra).output().unwrap();
+    let o = ci_command_of(base, repo, &run, out.path(), extra)
+        .output()
+        .unwrap();
     let r = CiRun {
         run,
         code: o.status.code().unwrap_or(-1),
@@ -300,6 +310,123 @@ fn compose_files_that_reach_the_runner_are_refused_before_anything_runs() {
         let c = check(&r.report(), "compose.replay").clone();
         assert!(text_of(&c).contains("refused on a course's runner"), "{what}: {c:#}");
     }
+}
+
+/// A Python image with a pip that installs PEP 660 editables (the stand-in's pip 20.3 cannot),
+/// built once per engine from the stand-in.
+fn setup_image() -> &'static str {
+    const IMAGE: &str = "sre-lab-test/setup-python:venv-pip24";
+    if docker_raw(&["image", "inspect", IMAGE], None)
+        .status
+        .success()
+    {
+        return IMAGE;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        concat!(
+            "FROM python:3.9-slim\n",
+            // Debian's venv installs the pip wheel it keeps in /usr/share/python-wheels.
+            "RUN pip download --quiet --disable-pip-version-check --no-deps --dest /tmp/w 'pip==24.3.1' \\\n",
+            " && rm /usr/share/python-wheels/pip-*.whl && mv /tmp/w/pip-*.whl /usr/share/python-wheels/\n",
+        ),
+    )
+    .unwrap();
+    let o = docker_raw(
+        &["build", "-q", "-t", IMAGE, &dir.path().to_string_lossy()],
+        None,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    IMAGE
+}
+
+#[test]
+#[ignore = "needs the wheel and the private test engine: scripts/test.sh"]
+fn setup_in_container_grades_the_editable_step_in_a_container_the_learners_code_cannot_leave() {
+    // The wheel's binary (glibc 2.17) runs in the image's glibc 2.31; the host build would not.
+    let bins = tempfile::tempdir().unwrap();
+    let lab = crate::wheel::binary_of(&crate::wheel::wheel(), bins.path());
+    let base = || {
+        let mut c = Command::new(&lab);
+        for (k, v) in lab_command().get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c
+    };
+    let image = setup_image();
+    let outside = tempfile::tempdir().unwrap();
+    let marker = outside.path().join("escaped");
+    // The learner's setup.py tries to write outside the repository, as a hostile one would.
+    let ws = Workspace::solution();
+    ws.write(
+        "setup.py",
+        &format!(
+            "import setuptools\ntry:\n    open({:?}, 'w').write('out')\nexcept OSError:\n    pass\nsetuptools.setup()\n",
+            marker.display().to_string()
+        ),
+    );
+    let r = lab_ci_of(base(), ws.path(), &["--setup-in-container", image]);
+    assert_eq!(
+        r.status("editable"),
+        "pass",
+        "{}\n{:#}",
+        r.stderr,
+        r.report()
+    );
+    assert_eq!(r.replay("editable")["outcome"], "ran");
+    assert!(
+        r.stderr.contains(&format!("in a container of {image}")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !marker.exists(),
+        "the learner's setup.py wrote outside the container"
+    );
+    assert_eq!(
+        r.status("compose"),
+        "pass",
+        "the other steps ran on the runner: {:#}",
+        r.report()
+    );
+
+    // Wrong: a distribution of another name is not the lesson's, in the container as on the host.
+    let wrong = Workspace::solution();
+    wrong.edit(
+        "pyproject.toml",
+        "name = \"python-docker-app\"",
+        "name = \"other-app\"",
+    );
+    let r = lab_ci_of(base(), wrong.path(), &["--setup-in-container", image]);
+    assert_eq!(r.status("editable"), "fail", "{:#}", r.report());
+    assert_eq!(r.code, 1);
+
+    // No such image: the step fails with Docker's reason, nothing is left, and nothing ran here.
+    let r = lab_ci_of(
+        base(),
+        ws.path(),
+        &["--setup-in-container", "sre-lab-test/no-such-image:0"],
+    );
+    assert_eq!(r.status("editable"), "fail", "{:#}", r.report());
+    assert_eq!(
+        r.replay("editable")["outcome"],
+        "failed",
+        "{:#}",
+        r.report()
+    );
+    assert!(!marker.exists());
+
+    // And the probe can fail: without the flag the same setup.py runs here and writes it.
+    let r = lab_ci_of(base(), ws.path(), &[]);
+    assert_eq!(r.status("editable"), "pass", "{:#}", r.report());
+    assert!(
+        marker.exists(),
+        "setup.py did not run, so the test proves nothing"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::common::*;
 
-fn wheel() -> PathBuf {
+pub(crate) fn wheel() -> PathBuf {
     let p = PathBuf::from(std::env::var("SRE_LAB_CI_ARTIFACT").expect(
         "SRE_LAB_CI_ARTIFACT names the wheel: scripts/test.sh builds it (scripts/build-wheel.sh)",
     ));
@@ -17,7 +17,7 @@ fn wheel() -> PathBuf {
 }
 
 /// The binary inside the wheel, unpacked into `dir`.
-fn binary_of(wheel: &std::path::Path, dir: &std::path::Path) -> PathBuf {
+pub(crate) fn binary_of(wheel: &std::path::Path, dir: &std::path::Path) -> PathBuf {
     let out = Command::new("python3")
         .args(["-c", "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nn = [i for i in z.namelist() if i.endswith('/scripts/lab')][0]\nopen(sys.argv[2], 'wb').write(z.read(n))"])
         .arg(wheel)
@@ -29,7 +29,10 @@ fn binary_of(wheel: &std::path::Path, dir: &std::path::Path) -> PathBuf {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    dir.join("lab")
+    let bin = dir.join("lab");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
 }
 
 #[test]

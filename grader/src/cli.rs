@@ -96,6 +96,12 @@ pub struct CiArgs {
     /// Seconds each replayed command may run (default: the lab's `[ci] command_secs`).
     #[arg(long, value_name = "SECS")]
     pub command_timeout: Option<u64>,
+    /// On a self-hosted runner (which outlives the job): replay and grade the steps that run
+    /// the learner's own code (the editable install's build backend) in a throwaway container
+    /// of IMAGE, unprivileged, seeing only the run's copy. IMAGE needs glibc and Python 3.8+,
+    /// e.g. python:3.12-slim. A GitHub-hosted runner's VM is thrown away after the job.
+    #[arg(long, value_name = "IMAGE")]
+    pub setup_in_container: Option<String>,
 }
 
 /// `lab ci`'s commands.
@@ -335,6 +341,20 @@ pub enum DevCommand {
         /// Milliseconds between one learner's reports.
         #[arg(long, default_value_t = 2000)]
         interval_ms: u64,
+    },
+    /// Inside `lab ci --setup-in-container`'s container: replay one `[ci] contained` step
+    /// and grade it, printing the outcome as one JSON line.
+    #[command(hide = true)]
+    CiStep {
+        lab: String,
+        #[arg(long)]
+        step: String,
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        venv: PathBuf,
+        #[arg(long, default_value_t = 300)]
+        command_timeout: u64,
     },
     /// Regenerate the book's generated regions from the labs and the code.
     Book {

@@ -247,6 +247,11 @@ async fn run_step(ctx: &Ctx, step: &Step) -> StepReport {
     let results =
         futures_util::future::join_all(step.checks.iter().map(|c| c.check(ctx, &step.id))).await;
     let checks: Vec<CheckResult> = results.into_iter().flatten().collect();
+    report_of(step, checks, start.elapsed().as_millis() as u64)
+}
+
+/// A step's report from its checks' results.
+pub fn report_of(step: &Step, checks: Vec<CheckResult>, duration_ms: u64) -> StepReport {
     StepReport {
         id: step.id.clone(),
         title: step.title.clone(),
@@ -256,7 +261,7 @@ async fn run_step(ctx: &Ctx, step: &Step) -> StepReport {
         book: step.book.clone(),
         checks,
         hint: step.hints[0].clone(),
-        duration_ms: start.elapsed().as_millis() as u64,
+        duration_ms,
     }
 }
 

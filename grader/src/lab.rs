@@ -58,6 +58,11 @@ pub struct Ci {
     /// Seconds one replayed command may take before it is stopped.
     #[serde(default = "default_command_secs")]
     pub command_secs: u64,
+    /// Steps whose replay runs the learner's own code on the runner (a build backend, a
+    /// `setup.py`): `lab ci --setup-in-container IMAGE` replays and grades them in a throwaway
+    /// container instead, for self-hosted runners that outlive the job.
+    #[serde(default)]
+    pub contained: Vec<String>,
 }
 
 fn default_command_secs() -> u64 {
@@ -247,6 +252,25 @@ impl Lab {
                     .map_err(|e| err(format!("{here}: `replay[{j}]` {e}")))?;
             }
         }
+        for c in lab.ci.iter().flat_map(|ci| &ci.contained) {
+            let fits = lab.steps.iter().find(|s| &s.id == c).map(|s| {
+                s.replay.iter().all(|argv| {
+                    !matches!(argv[0].as_str(), "docker" | "{compose}")
+                        && !argv.iter().any(|a| {
+                            ["{image:", "{port:", "{name:", "{registry}", "{label}"]
+                                .iter()
+                                .any(|p| a.contains(p))
+                        })
+                })
+            });
+            match fits {
+                None => return Err(err(format!("`[ci] contained` names {c:?}, which is not a step"))),
+                Some(false) => return Err(err(format!(
+                    "`[ci] contained` names {c:?}, whose replay uses the engine: a contained step has no engine, only its own Python"
+                ))),
+                Some(true) => {}
+            }
+        }
         Ok(lab)
     }
 
@@ -434,6 +458,24 @@ hints = ["a nudge"]
 solution = { why = "because" }
 checks = [{ kind = "push", repository = "r", tag = "v1" }]
 "#;
+
+    #[test]
+    fn a_contained_step_is_a_step_whose_replay_needs_no_engine() {
+        let ci = |contained: &str| {
+            format!("{HEAD}[ci]\nimages = [\"r\"]\nports = [5000]\ntag = \"r\"\ncontained = [{contained}]\n")
+        };
+        let step =
+            |replay: &str| STEP.replace("checks =", &format!("replay = [{replay}]\nchecks ="));
+        let venv =
+            r#"["python3", "-m", "venv", "{venv}"], ["{venv}/bin/pip", "install", "-e", "."]"#;
+        assert!(parse(&format!("{}{}", ci("\"tag\""), step(venv))).is_ok());
+        let e = parse(&format!("{}{}", ci("\"nope\""), step(venv))).unwrap_err();
+        assert!(e.to_string().contains("not a step"), "{e}");
+        for engine in [r#"["docker", "build", "."]"#, r#"["python3", "{image:r}"]"#] {
+            let e = parse(&format!("{}{}", ci("\"tag\""), step(engine))).unwrap_err();
+            assert!(e.to_string().contains("uses the engine"), "{engine}: {e}");
+        }
+    }
 
     #[test]
     fn step_ids_are_short_lowercase_words() {

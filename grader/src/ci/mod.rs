@@ -9,6 +9,7 @@
 //! Compose files run only as the vetted copy [`vet`] writes; every command has a deadline and
 //! runs in its own process group with a clean environment, and nothing reaches a shell.
 
+pub mod contained;
 pub mod replay;
 pub mod vet;
 
@@ -17,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::compose_files;
 use crate::checks::Bindings;
@@ -27,6 +28,7 @@ use crate::grade::{grade, Backends, Cache, EngineState, Request};
 use crate::lab::Lab;
 use crate::reference::Reference;
 use crate::report::{step_status, CheckResult, Report, Status};
+use contained::Answer;
 use replay::Names;
 
 /// The label on everything a run makes (containers, images, Compose services).
@@ -53,10 +55,13 @@ pub struct Options {
     pub progress: bool,
     /// The engine as the report names it (`Docker 28.5.2 (API 1.51) at ...`).
     pub engine_line: String,
+    /// `--setup-in-container IMAGE`: replay and grade the lab's `[ci] contained` steps in a
+    /// throwaway container of this image ([`contained`]).
+    pub setup_image: Option<String>,
 }
 
 /// How a step's replay went.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Replayed {
     /// Every command exited 0.
@@ -254,14 +259,15 @@ async fn compose_program(env: &[(String, String)]) -> Option<Vec<String>> {
     None
 }
 
-/// Run one replayed command in `dir`, with progress lines while it runs.
+/// Run one replayed command in `dir`, with progress lines while it runs; its standard output
+/// (bounded) when it succeeds.
 async fn run_command(
     argv: &[String],
     dir: &Path,
     env: &[(String, String)],
     deadline: Duration,
     progress: bool,
-) -> Result<(), Replayed> {
+) -> Result<Vec<u8>, Replayed> {
     let shown = argv.join(" ");
     let mut cmd = tokio::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
@@ -289,7 +295,7 @@ async fn run_command(
             code: None,
             output: e,
         }),
-        Ok(f) if f.code == Some(0) => Ok(()),
+        Ok(f) if f.code == Some(0) => Ok(f.stdout),
         Ok(f) => {
             let text = format!(
                 "{}{}",
@@ -455,6 +461,8 @@ impl Run {
         bindings.ports = self.names.ports.clone();
         let steps: Vec<_> = self.lab.core_steps().cloned().collect();
         let mut python = None;
+        // Steps graded inside their setup container, by id.
+        let mut inside: Vec<crate::report::StepReport> = Vec::new();
         for step in &steps {
             if step.replay.is_empty() {
                 continue;
@@ -470,6 +478,19 @@ impl Run {
                 Replayed::Skipped {
                     why: format!("it builds on the {r} step, which {}", short(&how)),
                 }
+            } else if let Some(image) = self.contained_image(ci, &step.id) {
+                say(
+                    self.opts.progress,
+                    &format!(
+                        "[{}] replaying {} in a container of {image}",
+                        step.id, step.title
+                    ),
+                );
+                let (replayed, report) = self.replay_contained(&image, step).await;
+                // Without the container's report the step is not graded here either (that
+                // would run the learner's code on the runner): it fails with the replay's reason.
+                inside.push(report.unwrap_or_else(|| crate::grade::report_of(step, Vec::new(), 0)));
+                replayed
             } else {
                 say(
                     self.opts.progress,
@@ -478,6 +499,7 @@ impl Run {
                 self.replay_step(step, &mut bindings).await
             };
             if replayed == Replayed::Ran
+                && !inside.iter().any(|s| s.id == step.id)
                 && step
                     .replay
                     .iter()
@@ -505,7 +527,11 @@ impl Run {
             .map_err(Infrastructure)?
             .pop();
         let req = Request {
-            steps: steps.iter().map(|s| s.id.clone()).collect(),
+            steps: steps
+                .iter()
+                .filter(|s| !inside.iter().any(|i| i.id == s.id))
+                .map(|s| s.id.clone())
+                .collect(),
             optional: false,
             dir: self.copy.clone(),
             python,
@@ -522,9 +548,106 @@ impl Run {
         backends.cleanup.set_engine(self.engine.clone());
         let mut report = grade(&self.lab, &req, &backends, Arc::new(Cache::default()), None).await;
         backends.cleanup.sweep_all().await;
+        if !inside.is_empty() {
+            report.steps.extend(inside);
+            let order = |id: &str| steps.iter().position(|x| x.id == id);
+            report.steps.sort_by_key(|r| order(&r.id));
+        }
         apply_replays(&mut report, replays);
         report.workspace = self.opts.repo.display().to_string();
         Ok(report)
+    }
+
+    /// The image to contain step `id` in, when `--setup-in-container` asks and the lab lists it.
+    fn contained_image(&self, ci: &crate::lab::Ci, id: &str) -> Option<String> {
+        let image = self.opts.setup_image.clone()?;
+        ci.contained.iter().any(|c| c == id).then_some(image)
+    }
+
+    /// Replay and grade `step` in a throwaway container ([`contained`]): how the replay went,
+    /// and the step's report when the container gave one.
+    async fn replay_contained(
+        &mut self,
+        image: &str,
+        step: &crate::lab::Step,
+    ) -> (Replayed, Option<crate::report::StepReport>) {
+        let exe = std::env::current_exe().and_then(|e| e.canonicalize());
+        let labs = crate::lab::labs_dir()
+            .map_err(|e| e.to_string())
+            .and_then(|d| d.canonicalize().map_err(|e| e.to_string()));
+        let sample = self
+            .lab
+            .dir
+            .join(&self.lab.workspace)
+            .canonicalize()
+            .map_err(|e| e.to_string());
+        let refused = |why: String| (Replayed::Refused { why }, None);
+        let exe = match exe {
+            Ok(e) => e,
+            Err(e) => return refused(format!("cannot find this lab binary to mount: {e}")),
+        };
+        let (labs, sample) = match (labs, sample) {
+            (Ok(l), Ok(s)) => (l, s),
+            (Err(e), _) | (_, Err(e)) => {
+                return refused(format!("cannot find the labs to mount: {e}"))
+            }
+        };
+        let setup = contained::Setup {
+            image,
+            run: &self.names.run,
+            lab: &self.lab.id,
+            step: &step.id,
+            work: &self.work,
+            copy: &self.copy,
+            venv: &self.names.venv,
+            labs: &labs,
+            sample: &sample,
+            exe: &exe,
+            command_secs: self.deadline.as_secs(),
+        };
+        let argv = match contained::docker_argv(
+            &setup,
+            contained::owner(&self.work),
+            &contained::passed_env(),
+        ) {
+            Ok(a) => a,
+            Err(why) => return (Replayed::Refused { why }, None),
+        };
+        say(
+            self.opts.progress,
+            &format!("[{}] $ docker run ... {image} (lab dev ci-step)", step.id),
+        );
+        // Its own commands have their deadlines inside; grading it gets a minute more.
+        let whole = self.deadline * step.replay.len().max(1) as u32 + Duration::from_secs(60);
+        match run_command(&argv, &self.copy, &self.env, whole, self.opts.progress).await {
+            Err(r) => (r, None),
+            Ok(out) => match contained::read_answer(&out) {
+                Ok(Answer {
+                    replayed,
+                    step: Some(s),
+                }) if s.id == step.id => (replayed, Some(s)),
+                Ok(Answer {
+                    replayed: Replayed::Ran,
+                    ..
+                }) => (
+                    Replayed::Failed {
+                        command: format!("lab dev ci-step in {image}"),
+                        code: Some(0),
+                        output: "the setup container graded no such step".into(),
+                    },
+                    None,
+                ),
+                Ok(a) => (a.replayed, None),
+                Err(e) => (
+                    Replayed::Failed {
+                        command: format!("lab dev ci-step in {image}"),
+                        code: Some(0),
+                        output: e,
+                    },
+                    None,
+                ),
+            },
+        }
     }
 
     async fn replay_step(&mut self, step: &crate::lab::Step, bindings: &mut Bindings) -> Replayed {

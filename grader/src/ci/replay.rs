@@ -149,6 +149,7 @@ mod tests {
             ports: vec![5000],
             tag: "{registry}/{namespace}/app:v1".into(),
             command_secs: 60,
+            contained: vec![],
         }
     }
     fn v(a: &[&str]) -> Vec<String> {

@@ -51,6 +51,7 @@ pub async fn run(args: CiArgs) -> Result {
         run: args.run_id.clone(),
         command_secs: args.command_timeout,
         progress: true,
+        setup_image: args.setup_in_container.clone(),
     };
     let outcome = ci::run(&lab, opts, engine, interrupted())
         .await

@@ -16,6 +16,18 @@ use crate::lab::{labs_dir, Lab};
 
 const END: &str = "<!-- /generated -->";
 
+/// `lab dev ci-step` (inside `lab ci --setup-in-container`'s container).
+pub async fn ci_step(lab: &str, step: &str, dir: &Path, venv: &Path, secs: u64) -> Result {
+    let lab = super::load_lab(lab)?;
+    let deadline = std::time::Duration::from_secs(secs.max(1));
+    let answer = crate::ci::contained::step_inside(&lab, step, dir, venv, deadline).await;
+    println!(
+        "{}",
+        serde_json::to_string(&answer).map_err(|e| Error::Usage(e.to_string()))?
+    );
+    Ok(exit::PASSED)
+}
+
 /// `lab dev check`.
 pub fn check() -> Result {
     let ids = super::list::lab_ids()?;

@@ -146,6 +146,13 @@ async fn dispatch(cli: Cli) -> Result {
                 interval_ms,
             } => dev::room_load(&url, &code, &token, learners, secs, interval_ms).await,
             DevCommand::Book { src, check } => dev::book(&src, check),
+            DevCommand::CiStep {
+                lab,
+                step,
+                dir,
+                venv,
+                command_timeout,
+            } => dev::ci_step(&lab, &step, &dir, &venv, command_timeout).await,
         },
     }
 }
