@@ -781,7 +781,9 @@ async fn the_dashboard_is_live_escapes_names_and_the_projector_shows_none() {
         "the projector",
     )
     .await;
-    let text = d.js("return document.body.innerText").await;
+    let text = d
+        .js("return document.querySelector('#counts').textContent")
+        .await;
     let text = text.as_str().unwrap();
     assert!(!text.contains("Ana") && !text.contains("script"), "{text}");
     assert!(text.contains("1 / 2"), "{text}");

@@ -23,6 +23,7 @@ mod ci;
 mod classroom;
 mod cli;
 mod common;
+mod dashboard;
 mod engines;
 mod files;
 mod hostile;

@@ -284,6 +284,10 @@ pub enum ClassroomCommand {
         /// The certificate's private key (PEM).
         #[arg(long, value_name = "PEM", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Minutes on the same failing step before the dashboard's "needs help first"
+        /// highlights a learner.
+        #[arg(long, value_name = "MIN", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=600))]
+        alarm_minutes: u32,
     },
     /// Link this workspace to a room: each `lab check` and `lab watch` result is sent to it.
     Join {

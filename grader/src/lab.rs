@@ -43,6 +43,10 @@ pub struct Lab {
     /// `replay`); a lab without it cannot be graded by `lab ci`.
     #[serde(default)]
     pub ci: Option<Ci>,
+    /// The day's timetable ([`crate::schedule`]): the instructor's schedule, the book's
+    /// "about N minutes" and the room's pacing come from it.
+    #[serde(default)]
+    pub schedule: Option<crate::schedule::Schedule>,
 }
 
 /// What `lab ci` renames for each run, so two gradings on one engine never meet.
@@ -270,6 +274,10 @@ impl Lab {
                 ))),
                 Some(true) => {}
             }
+        }
+        if let Some(sch) = &lab.schedule {
+            sch.validate(&lab)
+                .map_err(|e| err(format!("`[schedule]`: {e}")))?;
         }
         Ok(lab)
     }

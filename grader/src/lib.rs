@@ -27,6 +27,7 @@ pub mod reference;
 pub mod registry;
 pub mod report;
 pub mod room;
+pub mod schedule;
 pub mod state;
 pub mod walk;
 pub mod workspace;

@@ -19,6 +19,7 @@ pub async fn serve(
     data: Option<PathBuf>,
     lab_id: Option<&str>,
     tls: Option<(PathBuf, PathBuf)>,
+    alarm_minutes: u32,
 ) -> Result {
     let tls = match &tls {
         Some((cert, key)) => {
@@ -49,7 +50,8 @@ pub async fn serve(
         ))
     })?;
     let lab_id = lab.id.clone();
-    let room = crate::room::open(lab, &files).map_err(Error::Failed)?;
+    let room =
+        crate::room::open(lab, &files, i64::from(alarm_minutes) * 60).map_err(Error::Failed)?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         Error::Usage(format!(
             "cannot listen on {listen}: {e}; pass --listen ADDR:PORT"

@@ -157,6 +157,38 @@ pub fn check_kinds() -> String {
     s.trim_end().to_string()
 }
 
+/// The instructor's timetable and its totals, from the lab's `[schedule]`.
+pub fn schedule_table(lab: &Lab) -> Result<String, String> {
+    use crate::schedule::{clock, duration, Kind};
+    let sch = lab.schedule.as_ref().ok_or("the lab has no [schedule]")?;
+    let mut s = String::from("| time | minutes | section | notes |\n|---|---|---|---|\n");
+    for slot in sch.slots() {
+        let it = slot.item;
+        let title = it.title(lab);
+        let section = match (it.kind(), it.page(lab)) {
+            (Kind::Step | Kind::Chapter, Some(page)) => format!("[{title}]({page})"),
+            _ => title,
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {section} | {} |",
+            clock(slot.at),
+            it.minutes,
+            it.note
+        );
+    }
+    let _ = write!(
+        s,
+        "\nTeaching and lab add up to {} ({} minutes) between {} and {}; breaks {}.",
+        duration(sch.teaching()),
+        sch.teaching(),
+        clock(sch.slots()[0].at),
+        clock(sch.end()),
+        duration(sch.breaks())
+    );
+    Ok(s)
+}
+
 fn generate(directive: &str) -> Result<String, String> {
     let words: Vec<&str> = directive.split_whitespace().collect();
     match words.as_slice() {
@@ -169,6 +201,20 @@ fn generate(directive: &str) -> Result<String, String> {
         ["check-kinds"] => Ok(check_kinds()),
         ["json-schema"] => Ok(format!("```json\n{}\n```", crate::report::json::SCHEMA_DOC)),
         ["room-api"] => Ok(crate::room::API_DOC.to_string()),
+        ["schedule", lab] => {
+            let labs = labs_dir().map_err(|e| e.to_string())?;
+            let lab = Lab::load(&labs, lab).map_err(|e| e.to_string())?;
+            schedule_table(&lab)
+        }
+        ["minutes", lab, page] => {
+            let labs = labs_dir().map_err(|e| e.to_string())?;
+            let lab = Lab::load(&labs, lab).map_err(|e| e.to_string())?;
+            let sch = lab.schedule.as_ref().ok_or("the lab has no [schedule]")?;
+            match sch.page_minutes(&lab, page) {
+                0 => Err(format!("the schedule gives {page} no time")),
+                m => Ok(format!("*About {m} minutes in the workshop's schedule.*")),
+            }
+        }
         _ => Err(format!("unknown generated region {directive:?}")),
     }
 }

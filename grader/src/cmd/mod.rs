@@ -101,7 +101,17 @@ async fn dispatch(cli: Cli) -> Result {
                 lab,
                 tls_cert,
                 tls_key,
-            } => classroom::serve(listen, data, lab.as_deref(), tls_cert.zip(tls_key)).await,
+                alarm_minutes,
+            } => {
+                classroom::serve(
+                    listen,
+                    data,
+                    lab.as_deref(),
+                    tls_cert.zip(tls_key),
+                    alarm_minutes,
+                )
+                .await
+            }
             ClassroomCommand::Join {
                 url,
                 code,
