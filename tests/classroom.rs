@@ -619,6 +619,58 @@ fn a_killed_room_loses_nothing_and_queued_results_arrive_after_the_restart() {
     );
 }
 
+#[test]
+fn two_processes_queueing_at_once_lose_no_result_and_leave_no_temporary_file() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(data.path(), "127.0.0.1:0");
+    let ws = Workspace::solution();
+    join(&server, ws.path(), "Ana");
+    server.kill9();
+    // The room is down: two lab processes in one workspace (a check and a watch, say) queue
+    // their results at the same time, 9 each.
+    let loops: Vec<_> = (0..2)
+        .map(|_| {
+            let dir = ws.path().to_path_buf();
+            std::thread::spawn(move || {
+                for _ in 0..9 {
+                    let out = lab_command()
+                        .current_dir(&dir)
+                        .args(["check", "day11", "--step", "dockerfile"])
+                        .output()
+                        .unwrap();
+                    assert!(
+                        out.status.success(),
+                        "{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+            })
+        })
+        .collect();
+    for l in loops {
+        l.join().unwrap();
+    }
+    let mut queues = Vec::new();
+    for e in std::fs::read_dir(state_dir()).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        assert!(!name.ends_with(".tmp"), "a temporary file is left: {name}");
+        if name.ends_with(".room-queue.json") {
+            queues.push(e.path());
+        }
+    }
+    let mine: Vec<Vec<String>> = queues
+        .iter()
+        .filter_map(|q| serde_json::from_str(&std::fs::read_to_string(q).unwrap()).ok())
+        .filter(|q: &Vec<String>| q.iter().any(|r| r.contains(&*ws.path().to_string_lossy())))
+        .collect();
+    assert_eq!(mine.len(), 1, "one queue for the workspace");
+    assert_eq!(mine[0].len(), 18, "every result is queued, none lost");
+    for r in &mine[0] {
+        let v: Value = serde_json::from_str(r).expect("no torn entry");
+        assert_eq!(v["lab"], "day11");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_https_room_is_trusted_by_its_fingerprint_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,13 +6,28 @@
 //! the app listens, so the probe retries until a status line arrives or the deadline passes,
 //! and stops early when the caller says the server is gone.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::lab::HttpExpect;
+/// An HTTP answer the app must give.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpExpect {
+    /// Path to request, e.g. `/`.
+    pub path: String,
+    /// Status code expected.
+    pub status: u16,
+    /// Top-level JSON string fields the body must carry, e.g. `{ app = "python-docker-app" }`.
+    #[serde(default)]
+    pub json: BTreeMap<String, String>,
+    /// How long to keep trying before giving up, in seconds.
+    pub deadline_secs: u64,
+}
 
 /// How one attempt ended.
 #[derive(Debug, Clone, PartialEq)]

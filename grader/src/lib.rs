@@ -9,16 +9,19 @@
 #![allow(clippy::result_large_err)]
 
 pub mod bounded;
+pub mod cache;
 pub mod checks;
 pub mod ci;
 pub mod cleanup;
 pub mod cli;
 pub mod cmd;
+pub mod dirs;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod engine;
 pub mod error;
 pub mod exit;
+pub mod fsutil;
 pub mod grade;
 pub mod http;
 pub mod kit;
@@ -27,10 +30,12 @@ pub mod reference;
 pub mod registry;
 pub mod report;
 pub mod room;
-pub mod schedule;
 pub mod state;
 pub mod walk;
 pub mod workspace;
 
 #[cfg(test)]
 mod proptests;
+
+#[cfg(test)]
+mod floors;

@@ -7,10 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::dirs::{now, state_dir};
+use crate::fsutil::write_atomic;
 use crate::report::{Report, Status};
 
 /// The state file format this build writes.
@@ -29,7 +30,7 @@ pub struct State {
     /// The classroom this workspace reports to (`lab classroom join`), token included: kept
     /// here, outside the workspace, so it never enters a build context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub room: Option<crate::room::client::RoomLink>,
+    pub room: Option<RoomLink>,
 }
 
 /// One lab's progress in a workspace.
@@ -54,43 +55,6 @@ pub struct StepState {
     pub hints_shown: usize,
 }
 
-/// Where state files live: `$SRE_LAB_STATE_DIR`, `$XDG_STATE_HOME/sre-lab`, or
-/// `~/.local/state/sre-lab`. An empty or relative value is ignored (it would write progress
-/// into whatever directory `lab` runs in, a workspace included).
-pub fn state_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("SRE_LAB_STATE_DIR")
-        .map(PathBuf::from)
-        .filter(|d| d.is_absolute())
-    {
-        return d;
-    }
-    if let Some(d) = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .filter(|d| d.is_absolute())
-    {
-        return d.join("sre-lab");
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    home.join(".local/state/sre-lab")
-}
-
-/// Where caches live (content-addressed, safe to delete): `$XDG_CACHE_HOME/sre-lab`, or
-/// `~/.cache/sre-lab`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|d| d.is_absolute())
-    {
-        return d.join("sre-lab");
-    }
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join(".cache/sre-lab")
-}
-
 /// FNV-1a of the workspace path: stable across runs and versions, unlike std's hasher.
 fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
@@ -104,14 +68,6 @@ pub fn path_for(workspace: &Path) -> PathBuf {
         "{:016x}.json",
         fnv(&workspace.display().to_string())
     ))
-}
-
-/// Now, in Unix seconds.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl State {
@@ -205,15 +161,18 @@ pub fn ago(t: u64) -> String {
     }
 }
 
-/// Write a file atomically: a temporary file next to it (named by this process), renamed over
-/// it, so a reader sees the old content or the new, never half of it.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+/// A workspace's room, stored with its progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomLink {
+    /// `http://HOST:PORT`.
+    pub url: String,
+    pub token: String,
+    pub learner_id: i64,
+    pub name: String,
+    /// For an https:// room: the SHA-256 fingerprint of the one certificate to trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
 }
 
 #[cfg(test)]

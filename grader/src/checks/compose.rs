@@ -14,7 +14,7 @@ use super::image::short_id;
 use super::{compare_content, engine_error, probe_container, same_path, Ctx};
 use crate::engine::{compose_label, ContainerState, ContainerSummary, PROBE_LABEL};
 use crate::http::matches_expectation;
-use crate::lab::HttpExpect;
+use crate::http::HttpExpect;
 use crate::reference::edit_distance;
 use crate::report::CheckResult;
 

@@ -16,7 +16,7 @@ use crate::engine::{
 };
 use crate::reference::Reference;
 use crate::http::{host_port_taken, matches_expectation};
-use crate::lab::HttpExpect;
+use crate::http::HttpExpect;
 use crate::report::CheckResult;
 
 /// What this kind checks and why.

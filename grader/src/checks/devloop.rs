@@ -144,7 +144,7 @@ async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
     cmd.extend(dev.run.cmd.iter().cloned());
     probe.cmd = Some(dev.run.cmd.clone());
     probe.binds = vec![format!("{}:{}", copy.path().display(), img.working_dir)];
-    let http = crate::lab::HttpExpect {
+    let http = crate::http::HttpExpect {
         path: spec.path.clone(),
         status: 200,
         json: Default::default(),

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{same_path, Ctx};
 use crate::cleanup::kill_group;
 use crate::http::{free_loopback_port, matches_expectation, probe};
-use crate::lab::HttpExpect;
+use crate::http::HttpExpect;
 use crate::report::CheckResult;
 
 /// What this kind checks and why.

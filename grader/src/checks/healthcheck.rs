@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{Ctx, Kind, Makes, Needs};
 use crate::engine::ProbeSpec;
-use crate::lab::HttpExpect;
+use crate::http::HttpExpect;
 use crate::report::CheckResult;
 
 /// What this kind checks and why.

@@ -15,9 +15,10 @@ use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
+use crate::cache::Cache;
 use crate::cleanup::Cleanup;
+use crate::engine::EngineState;
 use crate::engine::{Engine, EngineError, Image};
-use crate::grade::{Cache, EngineState};
 use crate::report::CheckResult;
 
 /// What a check needs from the machine; `lab doctor LAB` checks the union over the lab.
@@ -283,7 +284,7 @@ pub async fn start_serving(
     ctx: &Ctx,
     id: &str,
     spec: crate::engine::ProbeSpec,
-    http: &crate::lab::HttpExpect,
+    http: &crate::http::HttpExpect,
 ) -> Result<(String, String), Box<CheckResult>> {
     let engine = ctx.engine(id).map_err(Box::new)?.clone();
     let port = spec.container_port;
@@ -364,7 +365,7 @@ pub async fn probe_container(
     id: &str,
     container_port: u16,
     host_port: u16,
-    http: &crate::lab::HttpExpect,
+    http: &crate::http::HttpExpect,
 ) -> crate::http::Probe {
     let alive = || async {
         match engine.container(id).await {
@@ -424,7 +425,7 @@ pub async fn compare_content(
             .take(16)
             .map(|b| format!("{b:02x}"))
             .collect();
-        crate::state::cache_dir()
+        crate::dirs::cache_dir()
             .join("image-files")
             .join(format!("{key}.json"))
     });
@@ -442,10 +443,8 @@ pub async fn compare_content(
                 if let Some(d) = p.parent() {
                     let _ = std::fs::create_dir_all(d);
                 }
-                let tmp = p.with_extension(format!("tmp{}", std::process::id()));
-                if std::fs::write(&tmp, serde_json::to_string(&f).unwrap_or_default()).is_ok() {
-                    let _ = std::fs::rename(&tmp, p);
-                }
+                let text = serde_json::to_string(&f).unwrap_or_default();
+                let _ = crate::fsutil::write_atomic(p, text.as_bytes());
             }
             f
         }
@@ -492,7 +491,7 @@ mod tests {
     use super::*;
     use crate::engine::fake::FakeEngine;
     use crate::engine::{Container, Image};
-    use crate::lab::HttpExpect;
+    use crate::http::HttpExpect;
     use crate::report::Status;
 
     /// A workspace whose Dockerfile builds exactly `app_image`'s config.

@@ -9,7 +9,7 @@ use super::{Kind, Makes, Needs};
 use super::{engine_error, probe_container, Ctx};
 use crate::engine::ProbeSpec;
 use crate::http::{matches_expectation, Attempt};
-use crate::lab::HttpExpect;
+use crate::http::HttpExpect;
 use crate::report::CheckResult;
 
 /// What this kind checks and why.

@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use super::replay::{self, Names};
 use super::{clean_env, run_command, Replayed, RUN_LABEL};
 use crate::cleanup::Cleanup;
-use crate::grade::{grade, Backends, EngineState, Request};
+use crate::engine::EngineState;
+use crate::grade::{grade, Backends, Request};
 use crate::lab::Lab;
 use crate::report::StepReport;
 

@@ -20,11 +20,13 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cache::Cache;
 use crate::checks::compose_files;
 use crate::checks::Bindings;
 use crate::cleanup::Cleanup;
+use crate::engine::EngineState;
 use crate::engine::{compose_label, Engine};
-use crate::grade::{grade, Backends, Cache, EngineState, Request};
+use crate::grade::{grade, Backends, Request};
 use crate::lab::Lab;
 use crate::reference::Reference;
 use crate::report::{step_status, CheckResult, Report, Status};

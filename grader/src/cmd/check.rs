@@ -31,7 +31,7 @@ pub async fn run(args: CheckArgs) -> Result {
         bindings: Default::default(),
     };
     let progress = args.format == Format::Human && std::io::stderr().is_terminal();
-    let cache = std::sync::Arc::new(crate::grade::Cache::persistent());
+    let cache = std::sync::Arc::new(crate::cache::Cache::persistent());
     let report = run_grade(&lab, req, cache, None, progress).await?;
     let text = match args.format {
         Format::Human => report::human::render(&report, color_wanted()),

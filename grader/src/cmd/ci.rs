@@ -6,8 +6,9 @@ use std::path::Path;
 use super::{connect, interrupted, load_lab};
 use crate::ci::{self, Options, Outcome};
 use crate::cli::{CiArgs, CiCommand, Format};
+use crate::engine::EngineState;
 use crate::error::{Error, Result};
-use crate::grade::{verdict, EngineState};
+use crate::grade::verdict;
 use crate::lab::Lab;
 use crate::report::{self, scores};
 
@@ -194,7 +195,7 @@ fn write_outputs(dir: &Path, lab: &Lab, o: &Outcome, context: &[String]) -> Resu
         ("summary.md", report::github::summary(&o.report, context)),
     ];
     for (name, text) in files {
-        crate::state::write_atomic(&dir.join(name), text.as_bytes()).map_err(|e| {
+        crate::fsutil::write_atomic(&dir.join(name), text.as_bytes()).map_err(|e| {
             Error::Failed(format!("cannot write {}: {e}", dir.join(name).display()))
         })?;
     }

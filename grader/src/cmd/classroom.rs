@@ -9,7 +9,8 @@ use super::{interrupted, load_lab};
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::report::Report;
-use crate::room::client::{self, RoomLink, Sent};
+use crate::room::client::{self, Sent};
+use crate::state::RoomLink;
 use crate::state::State;
 use crate::workspace::DirArg;
 
@@ -42,7 +43,7 @@ pub async fn serve(
             }
         }
     };
-    let data = data.unwrap_or_else(|| crate::state::state_dir().join("rooms").join(&lab.id));
+    let data = data.unwrap_or_else(|| crate::dirs::state_dir().join("rooms").join(&lab.id));
     let files = crate::room::RoomFiles::open_or_create(&data).map_err(|e| {
         Error::Failed(format!(
             "cannot use {} for the room's data: {e}",

@@ -208,7 +208,7 @@ pub fn run(roster: &Path, out: &Path, results: &[PathBuf], clones: Option<&Path>
             &rows,
             &format!("{}: {} at commit {}", lab.title, e.repository, r.commit),
         );
-        crate::state::write_atomic(
+        crate::fsutil::write_atomic(
             &file,
             serde_json::to_string_pretty(&body)
                 .unwrap_or_default()
@@ -227,7 +227,7 @@ pub fn run(roster: &Path, out: &Path, results: &[PathBuf], clones: Option<&Path>
         ));
     }
     for (name, text) in [("grades.csv", csv), ("flagged.csv", flags)] {
-        crate::state::write_atomic(&out.join(name), text.as_bytes())
+        crate::fsutil::write_atomic(&out.join(name), text.as_bytes())
             .map_err(|x| Error::Failed(format!("cannot write {name}: {x}")))?;
     }
     println!(

@@ -145,7 +145,7 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, namespace: &str) -> Result 
         bindings: Default::default(),
         ..Request::default()
     };
-    let cache = std::sync::Arc::new(crate::grade::Cache::persistent());
+    let cache = std::sync::Arc::new(crate::cache::Cache::persistent());
     let r = run_grade(&lab, req, cache, None, false).await?;
     print!("{}", report::human::render(&r, color_wanted()));
     Ok(verdict(&r))

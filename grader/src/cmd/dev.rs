@@ -159,7 +159,7 @@ pub fn check_kinds() -> String {
 
 /// The instructor's timetable and its totals, from the lab's `[schedule]`.
 pub fn schedule_table(lab: &Lab) -> Result<String, String> {
-    use crate::schedule::{clock, duration, Kind};
+    use crate::lab::schedule::{clock, duration, Kind};
     let sch = lab.schedule.as_ref().ok_or("the lab has no [schedule]")?;
     let mut s = String::from("| time | minutes | section | notes |\n|---|---|---|---|\n");
     for slot in sch.slots() {

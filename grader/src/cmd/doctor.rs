@@ -8,9 +8,9 @@ use std::process::Command;
 
 use super::{connect, load_lab};
 use crate::checks::Needs;
+use crate::engine::EngineState;
 use crate::error::{Error, Result};
 use crate::exit;
-use crate::grade::EngineState;
 use crate::reference::Reference;
 use crate::registry::{manifest_digest, Lookup};
 

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::{connect, load_lab};
 use crate::engine::Engine;
+use crate::engine::EngineState;
 use crate::error::{Error, Result};
 use crate::exit;
-use crate::grade::EngineState;
 use crate::kit::{self, Installed, Manifest, PortState, Progress, KIT_IMAGE};
 
 const BASE: &str = "python:3.9-slim";

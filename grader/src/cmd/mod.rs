@@ -25,13 +25,15 @@ use std::time::Duration;
 use clap::Parser;
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::cache::Cache;
 use crate::cleanup::{sweep_orphans, Cleanup};
 use crate::cli::{command, ClassroomCommand, Cli, Command, DevCommand, KitCommand};
 use crate::engine::docker::DockerEngine;
 use crate::engine::Engine;
+use crate::engine::EngineState;
 use crate::error::{Error, Result};
 use crate::exit;
-use crate::grade::{grade, Backends, Cache, EngineState, Request};
+use crate::grade::{grade, Backends, Request};
 use crate::lab::{Lab, Step};
 use crate::report::{Report, StepReport};
 

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 
 use super::{connect, load_lab};
 use crate::cleanup::owned_by_a_live_run;
+use crate::engine::EngineState;
 use crate::engine::{compose_label, Engine, PROBE_LABEL};
 use crate::error::{Error, Result};
 use crate::exit;
-use crate::grade::EngineState;
 use crate::reference::Reference;
 use crate::registry::delete_local;
 use crate::workspace::DirArg;

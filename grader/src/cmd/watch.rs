@@ -18,11 +18,13 @@ use std::sync::Arc;
 
 use super::check::color_wanted;
 use super::{connect, interrupted, load_lab, run_grade};
+use crate::cache::Cache;
 use crate::checks::Makes;
+use crate::engine::EngineState;
 use crate::engine::{Engine, EngineEvent};
 use crate::error::Result;
 use crate::exit;
-use crate::grade::{Cache, EngineState, Request};
+use crate::grade::Request;
 use crate::lab::Lab;
 use crate::reference::Reference;
 use crate::report::{self, Report, Status};

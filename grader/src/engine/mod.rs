@@ -6,10 +6,12 @@
 
 pub mod docker;
 pub mod endpoint;
+
 #[cfg(test)]
 pub mod fake;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -363,5 +365,31 @@ impl Container {
                 .and_then(|b| b.iter().map(|(_, p)| p.clone()).find(|p| !p.is_empty()))
         };
         pick(&self.published).or_else(|| pick(&self.port_bindings))
+    }
+}
+
+/// The container engine for one run, as the caller found it.
+#[derive(Clone)]
+pub enum EngineState {
+    /// Connected; `line` describes it for the report header.
+    Connected {
+        engine: Arc<dyn Engine>,
+        line: String,
+    },
+    /// It did not answer; engine checks report this error, file checks still run.
+    Unreachable { error: EngineError, line: String },
+    /// No selected step needs it, so nobody asked.
+    NotNeeded,
+}
+
+impl EngineState {
+    /// The report header's engine line.
+    pub fn line(&self) -> String {
+        match self {
+            EngineState::Connected { line, .. } | EngineState::Unreachable { line, .. } => {
+                line.clone()
+            }
+            EngineState::NotNeeded => "not used (file-only steps)".into(),
+        }
     }
 }

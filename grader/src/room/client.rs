@@ -5,29 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::state::RoomLink;
 
 /// How long a `lab check` may spend sending its result: no visible slow-down.
 pub const BUDGET: Duration = Duration::from_millis(50);
 /// The most reports kept while the room cannot be reached (the room keeps the newest per
 /// step, ordered by `generated_at`, so older ones only fill gaps).
 const QUEUE_MAX: usize = 20;
-
-/// A workspace's room, stored with its progress.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RoomLink {
-    /// `http://HOST:PORT`.
-    pub url: String,
-    pub token: String,
-    pub learner_id: i64,
-    pub name: String,
-    /// For an https:// room: the SHA-256 fingerprint of the one certificate to trust.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<String>,
-}
 
 /// A room URL's host and port (`http://host:port` or `https://host:port`, no path).
 pub fn parse_url(url: &str) -> Result<(String, u16), String> {
@@ -160,10 +147,8 @@ fn write_queue(workspace: &Path, q: &[String]) {
     if let Some(d) = p.parent() {
         let _ = std::fs::create_dir_all(d);
     }
-    let tmp = p.with_extension("tmp");
-    if std::fs::write(&tmp, serde_json::to_string(q).unwrap_or_default()).is_ok() {
-        let _ = std::fs::rename(tmp, p);
-    }
+    let _ =
+        crate::fsutil::write_atomic(&p, serde_json::to_string(q).unwrap_or_default().as_bytes());
 }
 
 /// How many reports wait for the room.
@@ -190,13 +175,23 @@ pub async fn send(
     report: Option<String>,
     budget: Duration,
 ) -> Sent {
-    let mut q = read_queue(workspace);
-    if let Some(r) = report {
-        q.push(r);
-    }
-    if q.len() > QUEUE_MAX {
-        q.drain(..q.len() - QUEUE_MAX);
-    }
+    // Another lab process may use the same queue at once: each read-change-write holds its
+    // lock (never while sending), and what was delivered is taken out of the queue as it is
+    // then, so an entry another process added meanwhile stays.
+    let queue = queue_path(workspace);
+    let pending = report.clone();
+    let q = crate::fsutil::with_lock(&queue, || {
+        let mut q = read_queue(workspace);
+        if let Some(r) = report {
+            q.push(r);
+        }
+        if q.len() > QUEUE_MAX {
+            q.drain(..q.len() - QUEUE_MAX);
+        }
+        write_queue(workspace, &q);
+        q
+    })
+    .unwrap_or_else(|_| read_queue(workspace).into_iter().chain(pending).collect());
     if q.is_empty() {
         return Sent::Delivered;
     }
@@ -238,8 +233,16 @@ pub async fn send(
             Err((false, format!("no answer within {} ms", budget.as_millis()))),
         ),
     };
-    q.drain(..sent.min(q.len()));
-    write_queue(workspace, &q);
+    let delivered = &q[..sent.min(q.len())];
+    let _ = crate::fsutil::with_lock(&queue, || {
+        let mut now = read_queue(workspace);
+        for d in delivered {
+            if let Some(i) = now.iter().position(|x| x == d) {
+                now.remove(i);
+            }
+        }
+        write_queue(workspace, &now);
+    });
     match outcome {
         Ok(()) => Sent::Delivered,
         Err((true, why)) => Sent::Refused(format!(

@@ -31,7 +31,7 @@ pub struct Room {
 
 /// Now, Unix seconds.
 pub fn now() -> i64 {
-    crate::state::now() as i64
+    crate::dirs::now() as i64
 }
 
 impl Room {

@@ -6,10 +6,13 @@
 //! Loading validates everything a typo could break (unknown fields and kinds, duplicate ids,
 //! empty hints, steps that require unknown steps) and names the file, line and field.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+pub mod replay;
+pub mod schedule;
 
 pub use crate::checks::CheckSpec;
 
@@ -43,10 +46,10 @@ pub struct Lab {
     /// `replay`); a lab without it cannot be graded by `lab ci`.
     #[serde(default)]
     pub ci: Option<Ci>,
-    /// The day's timetable ([`crate::schedule`]): the instructor's schedule, the book's
+    /// The day's timetable ([`schedule`]): the instructor's schedule, the book's
     /// "about N minutes" and the room's pacing come from it.
     #[serde(default)]
-    pub schedule: Option<crate::schedule::Schedule>,
+    pub schedule: Option<schedule::Schedule>,
 }
 
 /// What `lab ci` renames for each run, so two gradings on one engine never meet.
@@ -131,21 +134,6 @@ pub struct Solution {
     pub commands: Vec<String>,
     /// Why this answer is right.
     pub why: String,
-}
-
-/// An HTTP answer the app must give.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpExpect {
-    /// Path to request, e.g. `/`.
-    pub path: String,
-    /// Status code expected.
-    pub status: u16,
-    /// Top-level JSON string fields the body must carry, e.g. `{ app = "python-docker-app" }`.
-    #[serde(default)]
-    pub json: BTreeMap<String, String>,
-    /// How long to keep trying before giving up, in seconds.
-    pub deadline_secs: u64,
 }
 
 /// A lab file that cannot be used, with where and why.
@@ -252,7 +240,7 @@ impl Lab {
                 }
             }
             for (j, argv) in step.replay.iter().enumerate() {
-                crate::ci::replay::validate(argv, lab.ci.as_ref())
+                replay::validate(argv, lab.ci.as_ref())
                     .map_err(|e| err(format!("{here}: `replay[{j}]` {e}")))?;
             }
         }
@@ -381,7 +369,7 @@ pub fn find_labs() -> Result<(PathBuf, &'static str), LabError> {
             }
         }
     }
-    unpack_embedded(&crate::state::cache_dir().join("embedded-labs"))
+    unpack_embedded(&crate::dirs::cache_dir().join("embedded-labs"))
         .map(|d| (d, "embedded in the binary"))
 }
 
