@@ -60,17 +60,6 @@ impl Kind for Spec {
             ..Makes::default()
         }
     }
-    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-        check(
-            ctx,
-            step,
-            self.container_port,
-            self.host_port,
-            &self.http,
-            &self.sources,
-        )
-        .await
-    }
 }
 
 pub use super::compose_files::FILE_NAMES;
@@ -561,14 +550,11 @@ pub fn parse(
 }
 
 /// Grade the compose file and the running service.
-pub async fn check(
-    ctx: &Ctx,
-    step: &str,
-    port: u16,
-    host_port: u16,
-    http: &HttpExpect,
-    sources: &[String],
-) -> Vec<CheckResult> {
+pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
+    let port: u16 = spec.container_port;
+    let host_port: u16 = spec.host_port;
+    let http: &HttpExpect = &spec.http;
+    let sources: &[String] = &spec.sources;
     let id = |s: &str| format!("{step}.{s}");
     let up = "docker compose up --build -d (Compose v1: docker-compose up --build -d)";
     // Grade the files Compose reads: those the running project was made from, else what

@@ -50,17 +50,6 @@ impl Kind for Spec {
     fn makes(&self) -> Makes {
         Makes::image(&self.image)
     }
-    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-        check(
-            ctx,
-            step,
-            &ctx.bindings.image(&self.image),
-            self.container_port,
-            ctx.bindings.port(self.host_port),
-            &self.http,
-        )
-        .await
-    }
 }
 
 
@@ -88,14 +77,11 @@ async fn compose_holds(engine: &dyn Engine, all: &[ContainerSummary], host_port:
 }
 
 /// Grade the learner's own `docker run`.
-pub async fn check(
-    ctx: &Ctx,
-    step: &str,
-    image: &str,
-    port: u16,
-    host_port: u16,
-    http: &HttpExpect,
-) -> Vec<CheckResult> {
+pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
+    let image: &str = &ctx.bindings.image(&spec.image);
+    let port: u16 = spec.container_port;
+    let host_port: u16 = ctx.bindings.port(spec.host_port);
+    let http: &HttpExpect = &spec.http;
     let id = format!("{step}.container");
     let engine = match ctx.engine(&id) {
         Ok(e) => e.clone(),

@@ -50,9 +50,6 @@ impl Kind for Spec {
     fn makes(&self) -> Makes {
         Makes::image(&self.image)
     }
-    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-        check(ctx, step, self).await
-    }
 }
 
 /// Whether a container is a development container of the workspace: the workspace mounted
@@ -72,7 +69,7 @@ pub fn is_dev_container(c: &Container, workdir: &str, workspace: &std::path::Pat
     Ok(())
 }
 
-async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
+pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
     let id = format!("{step}.live");
     let img = match ctx.built_image(&id, &spec.image, "run").await {
         Err(r) => return vec![r],

@@ -53,13 +53,10 @@ impl Kind for Spec {
             ..Needs::default()
         }
     }
-    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-        check(ctx, step, self)
-    }
 }
 
 /// Grade `dir/Dockerfile` against the lab's parameters.
-pub fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
+pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
     let Spec {
         base_image,
         workdir,

@@ -50,17 +50,6 @@ impl Kind for Spec {
             ..Needs::default()
         }
     }
-    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-        check(
-            ctx,
-            step,
-            &self.distribution,
-            &self.module,
-            &self.app,
-            &self.http,
-        )
-        .await
-    }
 }
 
 const INSPECT: &str = r#"
@@ -234,14 +223,11 @@ pub(crate) fn file_url_path(url: &str) -> Option<PathBuf> {
 }
 
 /// Grade the editable install.
-pub async fn check(
-    ctx: &Ctx,
-    step: &str,
-    dist: &str,
-    module: &str,
-    app: &str,
-    http: &HttpExpect,
-) -> Vec<CheckResult> {
+pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
+    let dist: &str = &spec.distribution;
+    let module: &str = &spec.module;
+    let app: &str = &spec.app;
+    let http: &HttpExpect = &spec.http;
     let id = |s: &str| format!("{step}.{s}");
     let install = "python3 -m venv .venv && . .venv/bin/activate && pip install -e .";
     let cands = candidates(ctx);

@@ -42,9 +42,6 @@ impl Kind for Spec {
     fn makes(&self) -> Makes {
         Makes::image(&self.image)
     }
-    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-        check(ctx, step, &ctx.bindings.image(&self.image), &self.base_image, &self.sources).await
-    }
 }
 
 /// Could this workspace have produced `image`? Its Dockerfile must exist, parse, and match the
@@ -128,13 +125,10 @@ fn config_differences(image: &Image, facts: &dockerfile::Facts) -> Vec<(String, 
 }
 
 /// Grade the built image.
-pub async fn check(
-    ctx: &Ctx,
-    step: &str,
-    name: &str,
-    base: &str,
-    sources: &[String],
-) -> Vec<CheckResult> {
+pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
+    let name: &str = &ctx.bindings.image(&spec.image);
+    let base: &str = &spec.base_image;
+    let sources: &[String] = &spec.sources;
     let id = |s: &str| format!("{step}.{s}");
     let image = match ctx.image(&id("exists"), name).await {
         Err(e) => return vec![e],

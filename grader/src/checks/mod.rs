@@ -90,8 +90,6 @@ pub trait Kind {
     fn makes(&self) -> Makes {
         Makes::default()
     }
-    /// Grade one step's check; every finding is a value, never a panic.
-    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult>;
 }
 
 /// The registry: one line names every kind. It declares the modules, the `kind`-tagged
@@ -126,7 +124,7 @@ macro_rules! kinds {
             }
             /// Run the check for a step.
             pub async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-                match self { $(CheckSpec::$kind(s) => s.check(ctx, step).await,)* }
+                match self { $(CheckSpec::$kind(s) => $kind::check(ctx, step, s).await,)* }
             }
         }
 
@@ -533,15 +531,13 @@ mod tests {
 
     /// The run step's container check of `python-docker-app:latest` on port 5000.
     async fn grade_run(fake: FakeEngine) -> Vec<CheckResult> {
-        container::check(
-            &ctx(fake, &workspace()),
-            "run",
-            "python-docker-app:latest",
-            5000,
-            5000,
-            &http(),
-        )
-        .await
+        let spec = container::Spec {
+            image: "python-docker-app:latest".into(),
+            container_port: 5000,
+            host_port: 5000,
+            http: http(),
+        };
+        container::check(&ctx(fake, &workspace()), "run", &spec).await
     }
 
     fn http() -> HttpExpect {
@@ -571,14 +567,12 @@ mod tests {
             what: "inspecting".into(),
             secs: 10,
         });
-        let r = image::check(
-            &ctx(fake, &workspace()),
-            "build",
-            "python-docker-app:latest",
-            "python:3.9-slim",
-            &[],
-        )
-        .await;
+        let spec = image::Spec {
+            image: "python-docker-app:latest".into(),
+            base_image: "python:3.9-slim".into(),
+            sources: vec![],
+        };
+        let r = image::check(&ctx(fake, &workspace()), "build", &spec).await;
         assert_eq!(r[0].status, Status::Error);
         assert!(r[0].hint.as_deref().unwrap().contains("restart the engine"));
     }
@@ -623,14 +617,12 @@ mod tests {
         let fake = FakeEngine::default();
         fake.add_image(app_image("sha256:new", &["python-docker-app:latest"]));
         fake.add_image(app_image("sha256:old", &["ana/python-docker-app:v1"]));
-        let r = tag::check(
-            &ctx(fake, &workspace()),
-            "tag",
-            "python-docker-app:latest",
-            "python-docker-app",
-            "v1",
-        )
-        .await;
+        let spec = tag::Spec {
+            source: "python-docker-app:latest".into(),
+            repository: "python-docker-app".into(),
+            tag: "v1".into(),
+        };
+        let r = tag::check(&ctx(fake, &workspace()), "tag", &spec).await;
         assert_eq!(r[0].status, Status::Fail);
         assert!(
             r[0].message.contains("tagged before the image was rebuilt"),

@@ -38,9 +38,6 @@ impl Kind for Spec {
     fn makes(&self) -> Makes {
         Makes::image(&self.image)
     }
-    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-        check(ctx, step, self).await
-    }
 }
 
 /// The real uid in a `/proc/PID/status` text.
@@ -52,7 +49,7 @@ pub fn real_uid(status: &str) -> Option<u32> {
         .and_then(|u| u.parse().ok())
 }
 
-async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
+pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
     let id = format!("{step}.user");
     let img = match ctx.built_image(&id, &spec.image, "run").await {
         Err(r) => return vec![r],

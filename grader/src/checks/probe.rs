@@ -42,17 +42,6 @@ impl Kind for Spec {
     fn makes(&self) -> Makes {
         Makes::image(&self.image)
     }
-    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-        check(
-            ctx,
-            step,
-            &ctx.bindings.image(&self.image),
-            self.container_port,
-            self.memory_mib,
-            &self.http,
-        )
-        .await
-    }
 }
 
 /// What a probe verdict answers: this image id, served on this port, answering this request.
@@ -208,14 +197,11 @@ pub fn diagnose(log: &str, exit_code: i64, port: u16) -> Option<(String, String)
 }
 
 /// Start the image, probe it, remove it.
-pub async fn check(
-    ctx: &Ctx,
-    step: &str,
-    image: &str,
-    port: u16,
-    memory_mib: i64,
-    http: &HttpExpect,
-) -> Vec<CheckResult> {
+pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
+    let image: &str = &ctx.bindings.image(&spec.image);
+    let port: u16 = spec.container_port;
+    let memory_mib: i64 = spec.memory_mib;
+    let http: &HttpExpect = &spec.http;
     let id = format!("{step}.serves");
     let engine = match ctx.engine(&id) {
         Ok(e) => e.clone(),

@@ -47,23 +47,14 @@ impl Kind for Spec {
     fn makes(&self) -> Makes {
         Makes::repository(&self.repository)
     }
-    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-        let source = self
-            .source
-            .clone()
-            .unwrap_or_else(|| format!("{}:latest", self.repository));
-        check(ctx, step, &ctx.bindings.image(&source), &self.repository, &self.tag).await
-    }
 }
 
 /// Grade the push.
-pub async fn check(
-    ctx: &Ctx,
-    step: &str,
-    source: &str,
-    repository: &str,
-    tag: &str,
-) -> Vec<CheckResult> {
+pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
+    let source_name: String = spec.source.clone().unwrap_or_else(|| format!("{}:latest", spec.repository));
+    let source: &str = &ctx.bindings.image(&source_name);
+    let repository: &str = &spec.repository;
+    let tag: &str = &spec.tag;
     let id = format!("{step}.registry");
     let src_id = match ctx.built_image(&id, source, "push").await {
         Err(r) => return vec![r],

@@ -39,9 +39,6 @@ impl Kind for Spec {
     fn makes(&self) -> Makes {
         Makes::image(&self.image)
     }
-    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-        check(ctx, step, self).await
-    }
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -83,7 +80,7 @@ fn advice(instruction: &str) -> &'static str {
     }
 }
 
-async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
+pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
     let id = format!("{step}.added");
     let img = match ctx.built_image(&id, &spec.image, "weigh").await {
         Err(r) => return vec![r],

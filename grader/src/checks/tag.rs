@@ -38,9 +38,6 @@ impl Kind for Spec {
     fn makes(&self) -> Makes {
         Makes::repository(&self.repository)
     }
-    async fn check(&self, ctx: &Ctx, step: &str) -> Vec<CheckResult> {
-        check(ctx, step, &ctx.bindings.image(&self.source), &self.repository, &self.tag).await
-    }
 }
 
 /// All tags of the engine's images, with their image ids.
@@ -90,13 +87,10 @@ pub async fn choose(
 }
 
 /// Grade the tag.
-pub async fn check(
-    ctx: &Ctx,
-    step: &str,
-    source: &str,
-    repository: &str,
-    tag: &str,
-) -> Vec<CheckResult> {
+pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
+    let source: &str = &ctx.bindings.image(&spec.source);
+    let repository: &str = &spec.repository;
+    let tag: &str = &spec.tag;
     let id = format!("{step}.tag");
     let src = match ctx.built_image(&id, source, "tag").await {
         Err(r) => return vec![r],
