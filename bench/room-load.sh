@@ -2,7 +2,9 @@
 # The room's load benchmark: a release `lab classroom serve` on loopback, then 300 simulated
 # learners (each from its own 127.0.x.y address) posting a realistic report every 2 s for 60 s,
 # with one instructor on the event stream. Prints post latency percentiles, the delay from a
-# post to its event on the stream, errors, and the server's peak memory (VmHWM). Loopback
+# post to its event on the stream, errors, the server's peak memory (VmHWM), and then, with
+# the whole room in it, how long the dashboard (GET /, the panel, the help list and the grid
+# rendered on the server) and GET /api/v1/room take: the median of 20, over loopback. Loopback
 # only; it stops by itself and removes its room.
 #   bench/room-load.sh [LEARNERS] [SECONDS]
 set -euo pipefail
@@ -23,3 +25,9 @@ code=$(cat "$data/room/join-code")
 token=$(cat "$data/room/instructor-token")
 "$lab" dev room-load --url "$url" --code "$code" --token "$token" --learners "$learners" --secs "$secs"
 echo "server peak memory: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$server/status)"
+time_of() { # time_of PATH: the median of 20 GETs, in ms
+  for _ in $(seq 1 20); do
+    curl -s -o /dev/null -H "Authorization: Bearer $token" -w '%{time_total}\n' "$url$1"
+  done | sort -n | awk '{a[NR]=$1} END {printf "%.1f ms", a[int((NR+1)/2)]*1000}'
+}
+echo "dashboard for $learners learners: $(time_of /) (GET /, median of 20); the room's JSON: $(time_of /api/v1/room)"
