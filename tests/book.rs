@@ -87,8 +87,22 @@ fn the_book_builds_and_its_links_and_anchors_resolve() {
     html_files(out.path(), &mut files);
     assert!(files.len() >= 15, "every chapter is rendered: {files:?}");
     let mut ids: HashMap<PathBuf, Vec<String>> = HashMap::new();
+    let mut dashed = Vec::new();
     for f in &files {
         let html = std::fs::read_to_string(f).unwrap();
+        // Every flag renders as typed: no `--flag` turned into an en or em dash before a word.
+        for (i, c) in html.char_indices() {
+            let next = html[i + c.len_utf8()..].chars().next();
+            if matches!(c, '\u{2013}' | '\u{2014}') && next.is_some_and(|n| n.is_ascii_lowercase())
+            {
+                let start = html[..i].char_indices().rev().nth(20).map_or(0, |(j, _)| j);
+                let end = (i + 30).min(html.len());
+                let end = (end..html.len())
+                    .find(|e| html.is_char_boundary(*e))
+                    .unwrap_or(html.len());
+                dashed.push(format!("{}: ...{}...", f.display(), &html[start..end]));
+            }
+        }
         ids.insert(
             f.canonicalize().unwrap(),
             attr_values(&html, "id")
@@ -97,6 +111,11 @@ fn the_book_builds_and_its_links_and_anchors_resolve() {
                 .collect(),
         );
     }
+    assert!(
+        dashed.is_empty(),
+        "a flag rendered as a dash:\n{}",
+        dashed.join("\n")
+    );
     let mut broken = Vec::new();
     let mut checked = 0;
     for f in &files {

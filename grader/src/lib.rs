@@ -15,6 +15,7 @@ pub mod ci;
 pub mod cleanup;
 pub mod cli;
 pub mod cmd;
+pub mod compose;
 pub mod dirs;
 pub mod dockerfile;
 pub mod dockerignore;

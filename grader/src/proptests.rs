@@ -80,13 +80,13 @@ proptest! {
 
     #[test]
     fn the_compose_reader_never_panics(text in prop_oneof![mutated(COMPOSE), ".{0,400}"]) {
-        timed(|| { let _ = crate::checks::compose::parse(&text, "c.yml", &Default::default()); });
+        timed(|| { let _ = crate::compose::parse(&text, "c.yml", &Default::default()); });
     }
 
     #[test]
     fn compose_interpolation_never_panics(text in "[$A-Z{}:?+\\- 0-9]{0,80}") {
         let vars = [("A".to_string(), "5000".to_string())].into_iter().collect();
-        timed(|| { let _ = crate::checks::compose::interpolate(&text, &vars); });
+        timed(|| { let _ = crate::compose::interpolate(&text, &vars); });
     }
 
     #[test]

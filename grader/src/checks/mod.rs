@@ -8,8 +8,6 @@
 //! the runner, `reset`, `doctor` and the catalogue read the registry and nothing else.
 //! Steps run concurrently; the slow parts (probe container, host gunicorn) overlap.
 
-pub mod compose_files;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 

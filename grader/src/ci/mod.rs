@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::Cache;
-use crate::checks::compose_files;
 use crate::checks::Bindings;
 use crate::cleanup::Cleanup;
+use crate::compose::files as compose_files;
 use crate::engine::EngineState;
 use crate::engine::{compose_label, Engine};
 use crate::grade::{grade, Backends, Request};
@@ -693,7 +693,7 @@ impl Run {
     fn vet_compose(&self) -> Result<String, Replayed> {
         let mut vars: std::collections::HashMap<String, String> =
             self.env.iter().cloned().collect();
-        for (k, v) in crate::checks::compose::compose_env(&self.copy) {
+        for (k, v) in crate::compose::compose_env(&self.copy) {
             vars.entry(k).or_insert(v);
         }
         // Only the repository's `.env` and the clean environment: never the runner's own.
@@ -708,7 +708,7 @@ impl Run {
         };
         let (text, shown) = compose_files::read(&choice, &self.copy, "compose.file")
             .map_err(|r| refused(r.message))?;
-        if let Some(line) = crate::checks::compose::too_deep(&text, 64) {
+        if let Some(line) = crate::compose::too_deep(&text, 64) {
             return Err(refused(format!("{shown} nests too deep (line {line})")));
         }
         let mut model: serde_norway::Value = serde_norway::from_str(&text)

@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_norway::{Mapping, Value};
 
-use crate::checks::compose::{interpolate, parse_port};
+use crate::compose::{interpolate, parse_port};
 
 /// A refusal: where, and what to do.
 #[derive(Debug, Clone, PartialEq)]
