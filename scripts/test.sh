@@ -57,6 +57,9 @@ venv=.lab/venv-test
 "$venv/bin/check-jsonschema" --builtin-schema vendor.gitlab-ci ci/gitlab/lab-ci.gitlab-ci.yml
 
 echo "== Rust unit and end-to-end tests (the end-to-end ones in the tests' own engines)"
+# The unit tests on their own first: the engine runs below filter by name (`--skip ci::`),
+# which would also skip the unit tests of `grader/src/ci/`.
+cargo test --locked --lib --bins
 # The grader's end-to-end tests: all but those that play the README, the book, the room kit
 # and Podman (which keep Debian 12's engine: the book issue moves them).
 not_grader=(--skip readme:: --skip book:: --skip browser:: --skip dashboard:: --skip kit:: --skip podman::)
