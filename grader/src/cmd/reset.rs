@@ -209,11 +209,7 @@ mod tests {
 
     #[tokio::test]
     async fn reset_leaves_the_probes_of_a_lab_run_still_going() {
-        let lab = crate::lab::Lab::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs"),
-            "day11",
-        )
-        .unwrap();
+        let lab = crate::lab::shipped("day11");
         let fake = FakeEngine::default();
         // pid 1 is always alive; no process has the largest pid Linux allows plus one.
         fake.containers.lock().unwrap().extend([

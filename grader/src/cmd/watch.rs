@@ -496,11 +496,7 @@ mod tests {
     use super::*;
 
     fn relevance(dir: &Path) -> Relevance {
-        let lab = Lab::load(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs"),
-            "day11",
-        )
-        .unwrap();
+        let lab = crate::lab::shipped("day11");
         Relevance::new(&lab, dir)
     }
 

@@ -434,6 +434,13 @@ pub fn labs_dir() -> Result<PathBuf, LabError> {
     find_labs().map(|(d, _)| d)
 }
 
+/// The repository's own lab `id` (`labs/ID`), for unit tests.
+#[cfg(test)]
+pub(crate) fn shipped(id: &str) -> Lab {
+    Lab::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs"), id)
+        .unwrap_or_else(|e| panic!("labs/{id}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -289,8 +289,7 @@ mod tests {
     use super::*;
 
     fn day11() -> Lab {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs");
-        Lab::load(&dir, "day11").unwrap()
+        crate::lab::shipped("day11")
     }
 
     #[test]

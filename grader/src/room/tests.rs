@@ -49,8 +49,7 @@ struct TestRoom {
 
 fn test_room() -> TestRoom {
     let dir = tempfile::tempdir().unwrap();
-    let labs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs");
-    let lab = crate::lab::Lab::load(&labs, "day11").unwrap();
+    let lab = crate::lab::shipped("day11");
     let files = RoomFiles::open_or_create(dir.path()).unwrap();
     let room = open(lab, &files, DEFAULT_ALARM_SECS).unwrap();
     TestRoom {
