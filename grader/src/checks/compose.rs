@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::{Kind, Makes, Needs};
+use super::{Makes, Needs};
 use std::path::Path;
 
 use super::image::short_id;
@@ -45,20 +45,10 @@ pub struct Spec {
     /// Workspace paths whose changes make the service's image stale.
     pub sources: Vec<String>,
 }
-impl Kind for Spec {
-    fn needs(&self) -> Needs {
-        Needs {
-            compose: true,
-            ..Needs::ENGINE.and_port(self.host_port)
-        }
-    }
-    fn makes(&self) -> Makes {
-        Makes {
-            compose_project: true,
-            ..Makes::default()
-        }
-    }
-}
+kind!(
+    needs: |s| Needs { compose: true, ..Needs::ENGINE.and_port(s.host_port) },
+    makes: |_| Makes { compose_project: true, ..Makes::default() },
+);
 
 pub use crate::compose::files::FILE_NAMES;
 

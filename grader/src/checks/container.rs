@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::{Kind, Makes, Needs};
+use super::{Makes, Needs};
 use std::collections::HashMap;
 
 use super::image::short_id;
@@ -43,14 +43,10 @@ pub struct Spec {
     /// What the published port must answer.
     pub http: HttpExpect,
 }
-impl Kind for Spec {
-    fn needs(&self) -> Needs {
-        Needs::ENGINE.and_port(self.host_port)
-    }
-    fn makes(&self) -> Makes {
-        Makes::image(&self.image)
-    }
-}
+kind!(
+    needs: |s| Needs::ENGINE.and_port(s.host_port),
+    makes: |s| Makes::image(&s.image),
+);
 
 
 fn is_compose(c: &ContainerSummary) -> bool {
@@ -354,4 +350,136 @@ async fn stopped(
         ));
     }
     r.detail(format!("last log lines:\n{log}"))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The run step against the in-memory engine: states that are slow or awkward to produce
+    //! for real (a crash loop, another project's containers). The real engine is tested end to
+    //! end in `tests/`.
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::checks::testkit::{app_image, ctx, http, workspace};
+    use crate::engine::fake::FakeEngine;
+    use crate::engine::Container;
+    use crate::report::Status;
+
+    /// The run step's container check of `python-docker-app:latest` on port 5000.
+    async fn grade_run(fake: FakeEngine) -> Vec<CheckResult> {
+        let spec = Spec {
+            image: "python-docker-app:latest".into(),
+            container_port: 5000,
+            host_port: 5000,
+            http: http(),
+        };
+        check(&ctx(fake, &workspace()), "run", &spec).await
+    }
+
+    #[tokio::test]
+    async fn a_crash_loop_is_diagnosed_from_the_log() {
+        let fake = FakeEngine::default();
+        fake.add_image(app_image("sha256:aaa", &["python-docker-app:latest"]));
+        fake.containers.lock().unwrap().push(Container {
+            id: "c1".into(),
+            name: "web".into(),
+            image_id: "sha256:aaa".into(),
+            status: crate::engine::ContainerState::Restarting,
+            restarting: true,
+            restart_count: 4,
+            exit_code: 127,
+            ..Container::default()
+        });
+        fake.logs.lock().unwrap().insert(
+            "c1".into(),
+            "exec: \"gunicorn\": executable file not found in $PATH".into(),
+        );
+        let r = grade_run(fake).await;
+        let c = r.iter().find(|c| c.id == "run.container").unwrap();
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.message
+                .contains("crash-looping (restarted 4 times, last exit 127)"),
+            "{c:?}"
+        );
+        assert!(
+            c.found
+                .as_deref()
+                .unwrap()
+                .contains("not installed in the image"),
+            "{c:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn another_projects_image_is_not_an_older_build_and_its_compose_port_is_not_ours() {
+        let fake = FakeEngine::default();
+        fake.add_image(app_image("sha256:aaa", &["python-docker-app:latest"]));
+        // Another project, served the same way (same CMD and WORKDIR), under its own name.
+        fake.add_image(app_image("sha256:bbb", &["other-app:latest"]));
+        fake.containers.lock().unwrap().push(Container {
+            id: "theirs".into(),
+            name: "theirs".into(),
+            image_id: "sha256:bbb".into(),
+            status: crate::engine::ContainerState::Running,
+            running: true,
+            ..Container::default()
+        });
+        let grade = |fake| async move {
+            grade_run(fake)
+                .await
+                .into_iter()
+                .find(|c| c.id == "run.container")
+                .unwrap()
+        };
+        let c = grade(fake).await;
+        assert_eq!(c.status, Status::Fail, "{c:?}");
+        assert!(c.message.contains("no container was created"), "{c:?}");
+
+        // Our container stopped; a Compose service runs, but on another host port.
+        let fake = FakeEngine::default();
+        fake.add_image(app_image("sha256:aaa", &["python-docker-app:latest"]));
+        let compose_on = |port: &str| Container {
+            id: "svc".into(),
+            name: "proj-web-1".into(),
+            image_id: "sha256:ccc".into(),
+            status: crate::engine::ContainerState::Running,
+            running: true,
+            published: BTreeMap::from([(
+                "5000/tcp".to_string(),
+                vec![("0.0.0.0".to_string(), port.to_string())],
+            )]),
+            labels: std::collections::HashMap::from([(
+                crate::engine::compose_label::PROJECT.to_string(),
+                "proj".to_string(),
+            )]),
+            ..Container::default()
+        };
+        let ours = Container {
+            id: "web".into(),
+            name: "web".into(),
+            image_id: "sha256:aaa".into(),
+            status: crate::engine::ContainerState::Exited,
+            ..Container::default()
+        };
+        fake.containers
+            .lock()
+            .unwrap()
+            .extend([ours.clone(), compose_on("8000")]);
+        let c = grade(fake).await;
+        assert!(!c.message.contains("compose service holds"), "{c:?}");
+        // The same with the service on the lab's port: stopping the run container was right.
+        let fake = FakeEngine::default();
+        fake.add_image(app_image("sha256:aaa", &["python-docker-app:latest"]));
+        fake.containers
+            .lock()
+            .unwrap()
+            .extend([ours, compose_on("5000")]);
+        let c = grade(fake).await;
+        assert_eq!(c.status, Status::Pass, "{c:?}");
+        assert!(
+            c.message.contains("compose service holds port 5000"),
+            "{c:?}"
+        );
+    }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::{Ctx, Kind, Makes, Needs};
+use super::{Ctx, Makes};
 use crate::engine::{Container, ProbeSpec};
 use crate::report::CheckResult;
 
@@ -43,14 +43,7 @@ pub struct Spec {
     pub deadline_secs: u64,
 }
 
-impl Kind for Spec {
-    fn needs(&self) -> Needs {
-        Needs::ENGINE
-    }
-    fn makes(&self) -> Makes {
-        Makes::image(&self.image)
-    }
-}
+kind!(makes: |s| Makes::image(&s.image));
 
 /// Whether a container is a development container of the workspace: the workspace mounted
 /// over the image's code, and a command that reloads.

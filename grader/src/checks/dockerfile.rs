@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::{Kind, Needs};
+use super::Needs;
 use crate::bounded::{read_text, ReadError, MAX_SPEC_FILE};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -46,14 +46,7 @@ pub struct Spec {
     /// Paths a `.dockerignore` should keep out of the image (good practice: warnings).
     pub dockerignore: Vec<String>,
 }
-impl Kind for Spec {
-    fn needs(&self) -> Needs {
-        Needs {
-            base_image: Some(self.base_image.clone()),
-            ..Needs::default()
-        }
-    }
-}
+kind!(needs: |s| Needs { base_image: Some(s.base_image.clone()), ..Needs::default() });
 
 /// Grade `dir/Dockerfile` against the lab's parameters.
 pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {

@@ -3,7 +3,7 @@
 //! What it checks and why is [`DOC`]: the one text that rustdoc, `lab kinds` and the book's
 //! reference page all show.
 
-use super::{Kind, Needs};
+use super::Needs;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -43,14 +43,7 @@ pub struct Spec {
     /// What the app must answer.
     pub http: HttpExpect,
 }
-impl Kind for Spec {
-    fn needs(&self) -> Needs {
-        Needs {
-            python: true,
-            ..Needs::default()
-        }
-    }
-}
+kind!(needs: |_| Needs { python: true, ..Needs::default() });
 
 const INSPECT: &str = r#"
 import json, os, site, sys, importlib.util

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::{Ctx, Kind, Makes, Needs};
+use super::{Ctx, Makes};
 use crate::engine::ProbeSpec;
 use crate::http::HttpExpect;
 use crate::report::CheckResult;
@@ -38,14 +38,7 @@ pub struct Spec {
     pub deadline_secs: u64,
 }
 
-impl Kind for Spec {
-    fn needs(&self) -> Needs {
-        Needs::ENGINE
-    }
-    fn makes(&self) -> Makes {
-        Makes::image(&self.image)
-    }
-}
+kind!(makes: |s| Makes::image(&s.image));
 
 /// The test command as one line, and whether it is one the lesson's image can run.
 pub fn judge_test(test: &[String], path: &str) -> Result<String, (String, String)> {

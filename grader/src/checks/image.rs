@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::{Kind, Makes, Needs};
+use super::Makes;
 use std::collections::HashSet;
 
 use super::{compare_content, engine_error, Ctx};
@@ -35,14 +35,7 @@ pub struct Spec {
     /// Workspace paths whose changes make the image stale.
     pub sources: Vec<String>,
 }
-impl Kind for Spec {
-    fn needs(&self) -> Needs {
-        Needs::ENGINE
-    }
-    fn makes(&self) -> Makes {
-        Makes::image(&self.image)
-    }
-}
+kind!(makes: |s| Makes::image(&s.image));
 
 /// Could this workspace have produced `image`? Its Dockerfile must exist, parse, and match the
 /// image's config; `Err` says why not. (A new workspace with an identical Dockerfile could
@@ -323,4 +316,30 @@ pub fn repo_of(reference: &str) -> &str {
 /// The 12-character form of an image id.
 pub fn short_id(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::testkit::{ctx, workspace};
+    use crate::engine::fake::FakeEngine;
+    use crate::engine::EngineError;
+    use crate::report::Status;
+
+    #[tokio::test]
+    async fn a_wedged_engine_is_an_error_with_advice_not_a_failure() {
+        let fake = FakeEngine::default();
+        *fake.fail_with.lock().unwrap() = Some(EngineError::Timeout {
+            what: "inspecting".into(),
+            secs: 10,
+        });
+        let spec = Spec {
+            image: "python-docker-app:latest".into(),
+            base_image: "python:3.9-slim".into(),
+            sources: vec![],
+        };
+        let r = check(&ctx(fake, &workspace()), "build", &spec).await;
+        assert_eq!(r[0].status, Status::Error);
+        assert!(r[0].hint.as_deref().unwrap().contains("restart the engine"));
+    }
 }

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::{Ctx, Kind, Makes, Needs};
+use super::{Ctx, Makes};
 use crate::engine::ProbeSpec;
 use crate::http::HttpExpect;
 use crate::report::CheckResult;
@@ -31,14 +31,7 @@ pub struct Spec {
     pub http: HttpExpect,
 }
 
-impl Kind for Spec {
-    fn needs(&self) -> Needs {
-        Needs::ENGINE
-    }
-    fn makes(&self) -> Makes {
-        Makes::image(&self.image)
-    }
-}
+kind!(makes: |s| Makes::image(&s.image));
 
 /// The real uid in a `/proc/PID/status` text.
 pub fn real_uid(status: &str) -> Option<u32> {

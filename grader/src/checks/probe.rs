@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::{Kind, Makes, Needs};
+use super::Makes;
 use super::{engine_error, probe_container, Ctx};
 use crate::engine::ProbeSpec;
 use crate::http::{matches_expectation, Attempt};
@@ -35,14 +35,7 @@ pub struct Spec {
     /// What the app must answer.
     pub http: HttpExpect,
 }
-impl Kind for Spec {
-    fn needs(&self) -> Needs {
-        Needs::ENGINE
-    }
-    fn makes(&self) -> Makes {
-        Makes::image(&self.image)
-    }
-}
+kind!(makes: |s| Makes::image(&s.image));
 
 /// What a probe verdict answers: this image id, served on this port, answering this request.
 fn verdict_key(image_id: &str, port: u16, http: &HttpExpect) -> String {

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::{Kind, Makes, Needs};
+use super::{Makes, Needs};
 use super::{image::short_id, Ctx};
 use crate::reference::Reference;
 use crate::registry::{manifest_config_digest, manifest_digest, Lookup};
@@ -37,17 +37,10 @@ pub struct Spec {
     #[serde(default)]
     pub registry: Option<String>,
 }
-impl Kind for Spec {
-    fn needs(&self) -> Needs {
-        Needs {
-            registry: self.registry.clone(),
-            ..Needs::ENGINE
-        }
-    }
-    fn makes(&self) -> Makes {
-        Makes::repository(&self.repository)
-    }
-}
+kind!(
+    needs: |s| Needs { registry: s.registry.clone(), ..Needs::ENGINE },
+    makes: |s| Makes::repository(&s.repository),
+);
 
 /// Grade the push.
 pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 
 use super::image::short_id;
-use super::{engine_error, Ctx, Kind, Makes, Needs};
+use super::{engine_error, Ctx, Makes};
 use crate::engine::HistoryEntry;
 use crate::report::CheckResult;
 
@@ -32,14 +32,7 @@ pub struct Spec {
     pub max_added_mib: u64,
 }
 
-impl Kind for Spec {
-    fn needs(&self) -> Needs {
-        Needs::ENGINE
-    }
-    fn makes(&self) -> Makes {
-        Makes::image(&self.image)
-    }
-}
+kind!(makes: |s| Makes::image(&s.image));
 
 const MIB: f64 = 1024.0 * 1024.0;
 

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::{Kind, Makes, Needs};
+use super::Makes;
 use super::image::short_id;
 use super::{engine_error, Ctx};
 use crate::reference::{edit_distance, Reference};
@@ -31,14 +31,7 @@ pub struct Spec {
     /// The tag, e.g. `v1`.
     pub tag: String,
 }
-impl Kind for Spec {
-    fn needs(&self) -> Needs {
-        Needs::ENGINE
-    }
-    fn makes(&self) -> Makes {
-        Makes::repository(&self.repository)
-    }
-}
+kind!(makes: |s| Makes::repository(&s.repository));
 
 /// All tags of the engine's images, with their image ids.
 async fn all_tags(ctx: &Ctx, id: &str) -> Result<Vec<(String, String)>, CheckResult> {
@@ -204,4 +197,32 @@ async fn no_tag(
         ));
     }
     base
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::testkit::{app_image, ctx, workspace};
+    use crate::engine::fake::FakeEngine;
+    use crate::report::Status;
+
+    #[tokio::test]
+    async fn a_tag_left_on_an_older_build_fails() {
+        let fake = FakeEngine::default();
+        fake.add_image(app_image("sha256:new", &["python-docker-app:latest"]));
+        fake.add_image(app_image("sha256:old", &["ana/python-docker-app:v1"]));
+        let spec = Spec {
+            source: "python-docker-app:latest".into(),
+            repository: "python-docker-app".into(),
+            tag: "v1".into(),
+        };
+        let r = check(&ctx(fake, &workspace()), "tag", &spec).await;
+        assert_eq!(r[0].status, Status::Fail);
+        assert!(
+            r[0].message.contains("tagged before the image was rebuilt"),
+            "{:?}",
+            r[0]
+        );
+        assert_eq!(r[0].expected.as_deref(), Some("new"));
+    }
 }

@@ -3,14 +3,17 @@
 //! What the lab made is decided from the lab's own data: the images its checks name (and every
 //! tag of the same repository, in any namespace or registry), containers created from those
 //! images, the workspace's Compose project (its containers, networks and the images it built),
-//! the grader's probe containers (except those of a `lab` run still going), and the repository's tags in local registries. Everything is
-//! listed first; nothing is removed without `--yes` or a "y" at the prompt.
+//! the grader's probe containers (except those of a `lab` run still going), and the repository's
+//! tags in local registries. What a `lab ci` run made (labelled with its run) is that run's: it is
+//! left alone and counted, so a reset beside a grading in progress cannot pull its image away.
+//! Everything is listed first; nothing is removed without `--yes` or a "y" at the prompt.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use super::{connect, load_lab};
+use crate::ci::RUN_LABEL;
 use crate::cleanup::owned_by_a_live_run;
 use crate::engine::EngineState;
 use crate::engine::{compose_label, Engine, PROBE_LABEL};
@@ -31,6 +34,8 @@ pub struct Plan {
     pub images: BTreeSet<String>,
     /// local registry tags
     pub registry_tags: Vec<Reference>,
+    /// Images and containers of `lab ci` runs, left to the run that made them.
+    pub ci_runs_left: usize,
 }
 
 impl Plan {
@@ -55,6 +60,10 @@ pub async fn plan(
     let mut p = Plan::default();
     let mut lab_image_ids = BTreeSet::new();
     for img in engine.images().await.map_err(|e| e.to_string())? {
+        if img.labels.contains_key(RUN_LABEL) {
+            p.ci_runs_left += 1;
+            continue;
+        }
         for t in &img.repo_tags {
             if t != "<none>:<none>" && repos.contains(Reference::parse(t).name()) {
                 p.images.insert(t.clone());
@@ -74,7 +83,10 @@ pub async fn plan(
             (Some(d), Some(w)) => d.canonicalize().ok().as_ref() == Some(w),
             _ => false,
         };
-        let why = if c.labels.contains_key(PROBE_LABEL) {
+        let why = if c.labels.contains_key(RUN_LABEL) {
+            p.ci_runs_left += 1;
+            None
+        } else if c.labels.contains_key(PROBE_LABEL) {
             // A probe of a `lab` run that is still going is that run's to remove.
             (!owned_by_a_live_run(&c.labels)).then(|| "a grader probe".to_string())
         } else if in_workspace {
@@ -120,6 +132,12 @@ pub async fn run(lab_id: &str, dir: &DirArg, yes: bool) -> Result {
     let plan = plan(engine.as_ref(), &lab, Some(ws.path()))
         .await
         .map_err(Error::Failed)?;
+    if plan.ci_runs_left > 0 {
+        println!(
+            "Leaving {} image(s) and container(s) of `lab ci` runs alone: each run removes its own.",
+            plan.ci_runs_left
+        );
+    }
     if plan.is_empty() {
         println!("Nothing to remove: the engine has nothing from lab {lab_id}.");
         return Ok(exit::PASSED);
@@ -192,8 +210,9 @@ pub async fn run(lab_id: &str, dir: &DirArg, yes: bool) -> Result {
 mod tests {
     use std::collections::HashMap;
 
+    use crate::ci::RUN_LABEL;
     use crate::engine::fake::FakeEngine;
-    use crate::engine::{Container, OWNER_LABEL, PROBE_LABEL};
+    use crate::engine::{Container, Image, OWNER_LABEL, PROBE_LABEL};
 
     fn probe(id: &str, owner: &str) -> Container {
         Container {
@@ -220,5 +239,44 @@ mod tests {
         let p = super::plan(&fake, &lab, None).await.unwrap();
         let ids: Vec<&str> = p.containers.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(ids, ["orphan", "mine"]);
+    }
+
+    #[tokio::test]
+    async fn reset_leaves_what_a_lab_ci_run_made_and_takes_the_learners_own() {
+        let lab = crate::lab::shipped("day11");
+        let fake = FakeEngine::default();
+        let image = |id: &str, tag: &str, ci: bool| Image {
+            id: id.into(),
+            repo_tags: vec![tag.into()],
+            labels: if ci {
+                HashMap::from([(RUN_LABEL.to_string(), "r1".to_string())])
+            } else {
+                HashMap::new()
+            },
+            ..Image::default()
+        };
+        fake.add_image(image("sha256:mine", "python-docker-app:latest", false));
+        fake.add_image(image("sha256:ci", "ci-r1/python-docker-app:v1", true));
+        fake.containers.lock().unwrap().extend([
+            Container {
+                id: "web".into(),
+                image_id: "sha256:mine".into(),
+                ..Container::default()
+            },
+            Container {
+                id: "ci-web".into(),
+                image_id: "sha256:ci".into(),
+                labels: HashMap::from([(RUN_LABEL.to_string(), "r1".to_string())]),
+                ..Container::default()
+            },
+        ]);
+        let p = super::plan(&fake, &lab, None).await.unwrap();
+        let ids: Vec<&str> = p.containers.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["web"]);
+        assert_eq!(
+            p.images.iter().collect::<Vec<_>>(),
+            ["python-docker-app:latest"]
+        );
+        assert_eq!(p.ci_runs_left, 2);
     }
 }

@@ -24,6 +24,31 @@ use super::{
 const CALL_DEADLINE: Duration = Duration::from_secs(10);
 /// Deadline for the first contact: an unreachable engine is reported within this.
 pub const CONNECT_DEADLINE: Duration = Duration::from_millis(2500);
+/// The further wait for an engine whose socket accepts connections but is slow to answer.
+pub const SLOW_ENGINE_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Whether the endpoint accepts a connection within a second (it may still be slow to answer).
+async fn accepts_connections(host: &str) -> bool {
+    let attempt = async {
+        if let Some(path) = host.strip_prefix("unix://") {
+            #[cfg(unix)]
+            return tokio::net::UnixStream::connect(path).await.is_ok();
+            #[cfg(not(unix))]
+            return {
+                let _ = path;
+                false
+            };
+        }
+        let addr = host
+            .trim_start_matches("tcp://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        tokio::net::TcpStream::connect(addr).await.is_ok()
+    };
+    tokio::time::timeout(Duration::from_secs(1), attempt)
+        .await
+        .unwrap_or(false)
+}
 
 /// The Docker (or Podman) engine found the way the docker CLI finds it.
 pub struct DockerEngine {
@@ -99,20 +124,53 @@ impl DockerEngine {
         })
     }
 
-    /// Connect and make first contact within [`CONNECT_DEADLINE`], negotiating the API version.
+    /// Connect and make first contact, negotiating the API version. An engine that refuses the
+    /// connection is reported at once; one that says nothing within [`CONNECT_DEADLINE`] is
+    /// reported then, unless its socket accepts connections: then it is alive but busy (Docker
+    /// Desktop waking from Resource Saver, Podman's socket-activated service, a loaded machine),
+    /// and it gets up to [`SLOW_ENGINE_DEADLINE`] more, with a line on stderr saying so.
     pub async fn connect_and_ping() -> Result<Self, EngineError> {
-        let engine = Self::connect()?;
-        let endpoint = format!("{} ({})", engine.endpoint, engine.source);
-        let negotiated = tokio::time::timeout(CONNECT_DEADLINE, engine.docker.negotiate_version())
+        Self::connect()?
+            .handshake(CONNECT_DEADLINE, SLOW_ENGINE_DEADLINE)
             .await
-            .map_err(|_| EngineError::Unreachable {
-                endpoint: endpoint.clone(),
-                detail: format!("no answer within {} ms", CONNECT_DEADLINE.as_millis()),
-            })?
-            .map_err(|e| EngineError::Unreachable {
-                endpoint: endpoint.clone(),
-                detail: e.to_string(),
-            })?;
+    }
+
+    async fn handshake(self, first: Duration, more: Duration) -> Result<Self, EngineError> {
+        let engine = self;
+        let endpoint = format!("{} ({})", engine.endpoint, engine.source);
+        let unreachable = |detail: String| EngineError::Unreachable {
+            endpoint: endpoint.clone(),
+            detail,
+        };
+        let negotiate = engine.docker.clone().negotiate_version();
+        tokio::pin!(negotiate);
+        let answer = tokio::time::timeout(first, &mut negotiate).await;
+        let negotiated = match answer {
+            Ok(r) => r,
+            Err(_) if accepts_connections(&engine.endpoint).await => {
+                eprintln!(
+                    "lab: the engine at {endpoint} accepted the connection but has not answered \
+                     in {} ms; waiting up to {} s more",
+                    first.as_millis(),
+                    more.as_secs_f32()
+                );
+                tokio::time::timeout(more, &mut negotiate)
+                    .await
+                    .map_err(|_| {
+                        unreachable(format!(
+                            "it accepts connections but gave no answer within {:.1} s",
+                            (first + more).as_secs_f32()
+                        ))
+                    })?
+            }
+            Err(_) => {
+                return Err(unreachable(format!(
+                    "no answer within {} ms",
+                    first.as_millis()
+                )))
+            }
+        }
+        .map_err(|e| unreachable(e.to_string()))?;
         Ok(DockerEngine {
             docker: negotiated,
             endpoint: engine.endpoint,
@@ -928,6 +986,97 @@ fn probe_name() -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A unix socket that accepts connections and answers `/version` after `delay`, or never.
+    #[cfg(unix)]
+    async fn slow_engine(dir: &std::path::Path, delay: Option<Duration>) -> DockerEngine {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let path = dir.join("engine.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = conn.read(&mut buf).await;
+                    let Some(delay) = delay else {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        return;
+                    };
+                    tokio::time::sleep(delay).await;
+                    let body = r#"{"ApiVersion":"1.44","Version":"28.5.2"}"#;
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        let host = format!("unix://{}", path.display());
+        DockerEngine {
+            docker: Docker::connect_with_unix(&host, 120, bollard::API_DEFAULT_VERSION).unwrap(),
+            endpoint: host,
+            source: "test".into(),
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_slow_engine_that_accepts_the_connection_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = slow_engine(dir.path(), Some(Duration::from_millis(400))).await;
+        let r = engine
+            .handshake(Duration::from_millis(100), Duration::from_secs(5))
+            .await;
+        assert!(r.is_ok(), "{:?}", r.err());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn an_engine_that_accepts_but_never_answers_is_reported_after_the_longer_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = slow_engine(dir.path(), None).await;
+        let started = std::time::Instant::now();
+        let err = engine
+            .handshake(Duration::from_millis(100), Duration::from_millis(300))
+            .await
+            .err()
+            .expect("no answer is an error");
+        assert!(
+            err.to_string()
+                .contains("accepts connections but gave no answer within 0.4 s"),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_socket_nobody_listens_on_is_reported_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        // The socket file stays behind when its listener is gone: connecting is refused.
+        let path = dir.path().join("nobody.sock");
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        let host = format!("unix://{}", path.display());
+        let engine = DockerEngine {
+            docker: Docker::connect_with_unix(&host, 120, bollard::API_DEFAULT_VERSION).unwrap(),
+            endpoint: host,
+            source: "test".into(),
+        };
+        let started = std::time::Instant::now();
+        let err = engine
+            .handshake(Duration::from_secs(5), Duration::from_secs(5))
+            .await
+            .err()
+            .expect("nobody listens");
+        assert!(err.to_string().contains("does not answer"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "refused at once"
+        );
+    }
+
     #[test]
     fn probe_names_made_in_the_same_millisecond_differ() {
         let names: std::collections::HashSet<String> =
