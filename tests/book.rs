@@ -161,12 +161,197 @@ fn the_book_builds_and_its_links_and_anchors_resolve() {
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
+/// A diagram's SVG: its width and its smallest font size, in its own units.
+pub fn svg_width_and_smallest_font(name: &str) -> (f64, f64) {
+    let svg = std::fs::read_to_string(book_src().join("images").join(name)).unwrap();
+    let attr = |text: &str, key: &str| -> Vec<f64> {
+        text.match_indices(&format!("{key}=\""))
+            .filter_map(|(i, m)| {
+                let rest = &text[i + m.len()..];
+                rest[..rest.find('"')?].parse().ok()
+            })
+            .collect()
+    };
+    let open_tag = &svg[..svg.find('>').unwrap()];
+    let width = attr(open_tag, " width")[0];
+    let smallest = attr(&svg, "font-size")
+        .into_iter()
+        .fold(f64::INFINITY, f64::min);
+    (width, smallest)
+}
+
+/// Every `<img class="diagram">` of the book: its page, its SVG and its `min-width` in px.
+pub fn diagrams() -> Vec<(String, String, Option<f64>)> {
+    let mut out = Vec::new();
+    for ch in chapters() {
+        let md = std::fs::read_to_string(&ch).unwrap();
+        for (i, _) in md.match_indices("<img class=\"diagram\"") {
+            let tag = &md[i..i + md[i..].find('>').unwrap()];
+            let src = tag.split("src=\"images/").nth(1).unwrap();
+            let src = &src[..src.find('"').unwrap()];
+            let min = tag
+                .split("min-width: ")
+                .nth(1)
+                .and_then(|r| r.split("px").next())
+                .and_then(|n| n.parse().ok());
+            let page = ch.file_name().unwrap().to_string_lossy().to_string();
+            // A tap opens it full size: the image is the link's only content.
+            let before = &md[..i];
+            assert!(
+                before.ends_with(&format!(
+                    "<a class=\"diagram\" href=\"images/{src}\" title=\"Open the diagram full size\">"
+                )),
+                "{page}: {src} is not wrapped in a link to itself"
+            );
+            out.push((page, src.to_string(), min));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_diagram_text_can_render_below_12_css_px() {
+    let all = diagrams();
+    let files: std::collections::BTreeSet<&str> = all.iter().map(|d| d.1.as_str()).collect();
+    for new in [
+        "containers.svg",
+        "tag.svg",
+        "push.svg",
+        "editable.svg",
+        "signals.svg",
+    ] {
+        assert!(files.contains(new), "the book shows {new}: {files:?}");
+    }
+    for (page, svg, min) in &all {
+        let (width, font) = svg_width_and_smallest_font(svg);
+        let needed = width * 12.0 / font;
+        assert!(
+            min.is_some_and(|m| m + 0.5 >= needed),
+            "{page}: {svg} ({width} wide, smallest text {font}) needs min-width {needed:.0}px, has {min:?}"
+        );
+    }
+}
+
 /// A block of a chapter that the runner acts on.
 #[derive(Debug)]
 enum Block {
-    Run(String),
+    /// Commands, and the name of the file their output is captured in (`capture=NAME`).
+    Run(String, Option<String>),
     Expect(Vec<String>),
     File(String, String),
+}
+
+/// Where a `capture=NAME` block's output is kept: the chapter includes it from there.
+fn captured_file(name: &str) -> PathBuf {
+    book_src().join("captured").join(format!("{name}.txt"))
+}
+
+/// Whether this engine is one of the "older machines" of the book's asides (Docker 20.10 with
+/// Compose v1). The book is written for today's engine; on an older one the test types what
+/// the asides say to type instead, and expects what they say it shows.
+fn older_machine() -> bool {
+    !engine_name().contains("Compose v2")
+}
+
+/// The asides' substitutions: today's spelling, and an older machine's.
+const OLDER: &[(&str, &str)] = &[
+    ("docker compose ", "docker-compose "),
+    ("day11-web-1", "day11_web_1"),
+];
+
+fn as_on_an_older_machine(text: &str) -> String {
+    OLDER.iter().fold(text.to_string(), |t, (today, older)| {
+        t.replace(today, older)
+    })
+}
+
+/// A line of captured output with what differs from one run to the next put as a placeholder:
+/// ids and digests (`<id>`, `sha256:<digest>`), sizes, durations, "N minutes ago", BuildKit's
+/// step numbers (`#N`) and whether a step ran or came from the cache (`<done>`), and whether a
+/// pushed layer was new or already there (`<layer>`).
+fn normalized(line: &str) -> String {
+    let mut line = line.trim().to_string();
+    // A pushed layer's progress: which of these a layer shows depends on what the registry
+    // already holds (another repository's copy is mounted, not sent).
+    if let Some((layer, _)) = line.split_once(": Mounted from ") {
+        line = format!("{layer}: Pushed");
+    }
+    for phrase in ["Preparing", "Waiting", "Pushing"] {
+        if line.ends_with(&format!(": {phrase}")) {
+            line = line.replace(phrase, "Pushed");
+        }
+    }
+    for phrase in [
+        "Less than a second ago",
+        "About a minute ago",
+        "About an hour ago",
+        "Layer already exists",
+        "Pushed",
+    ] {
+        let to = if phrase.ends_with("ago") {
+            "<ago>"
+        } else {
+            "<layer>"
+        };
+        line = line.replace(phrase, to);
+    }
+    let units = ["B", "kB", "KB", "MB", "GB", "KiB", "MiB", "GiB"];
+    let number = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let mut out: Vec<String> = Vec::new();
+    for tok in line.split_whitespace() {
+        let hex = |t: &str| t.len() >= 12 && t.chars().all(|c| c.is_ascii_hexdigit());
+        let bare = tok.trim_end_matches([':', ',']);
+        let t = if let Some(d) = bare.strip_prefix("sha256:") {
+            if hex(d) {
+                "sha256:<digest>".to_string()
+            } else {
+                tok.to_string()
+            }
+        } else if hex(bare) {
+            "<id>".to_string()
+        } else if number(tok) && out.last().is_some_and(|p| p == "size:") {
+            "<size>".to_string()
+        } else if tok.starts_with('#') && number(&tok[1..]) {
+            "#N".to_string()
+        } else if units
+            .iter()
+            .any(|u| tok.strip_suffix(u).is_some_and(number))
+        {
+            "<size>".to_string()
+        } else if units.contains(&tok) && out.last().is_some_and(|p| number(p)) {
+            out.pop();
+            "<size>".to_string()
+        } else if tok.strip_suffix('s').is_some_and(number) {
+            "<time>".to_string()
+        } else if tok == "CACHED" || tok == "DONE" {
+            "<done>".to_string()
+        } else if tok == "ago"
+            && out.len() >= 2
+            && ["seconds", "minutes", "hours", "days", "weeks", "months"]
+                .contains(&out[out.len() - 1].as_str())
+        {
+            out.truncate(out.len() - 2);
+            "<ago>".to_string()
+        } else {
+            tok.to_string()
+        };
+        // "<done> <time>" and "<done>" are the same fact: the step finished.
+        if t == "<time>" && out.last().is_some_and(|p| p == "<done>") {
+            continue;
+        }
+        out.push(t);
+    }
+    out.join(" ")
+}
+
+/// The lines of a capture the test holds the engine to: BuildKit's step headers and naming
+/// lines (its progress lines, pip's download lines and which steps were cached vary with the
+/// engine's cache) and every line that is not BuildKit progress.
+fn held(line: &str) -> bool {
+    match line.strip_prefix("#N ") {
+        Some(rest) => rest.starts_with('[') || rest.starts_with("naming to"),
+        None => !line.is_empty(),
+    }
 }
 
 /// The chapters in reading order, from SUMMARY.md.
@@ -198,7 +383,8 @@ fn blocks(md: &str) -> Vec<Block> {
         }
         let attrs: Vec<&str> = info.split(',').collect();
         if attrs.contains(&"run") {
-            out.push(Block::Run(body.join("\n")));
+            let capture = attrs.iter().find_map(|a| a.strip_prefix("capture="));
+            out.push(Block::Run(body.join("\n"), capture.map(String::from)));
         } else if attrs.contains(&"expect") {
             out.push(Block::Expect(body));
         } else if let Some(name) = attrs.iter().find_map(|a| a.strip_prefix("file=")) {
@@ -206,6 +392,51 @@ fn blocks(md: &str) -> Vec<Block> {
         }
     }
     out
+}
+
+#[test]
+fn captured_output_is_matched_by_meaning_not_by_its_ids_sizes_and_times() {
+    // Two builds of the same Dockerfile: other vertex numbers, one step cached.
+    let a = normalized("#8 [4/5] RUN pip install --no-cache-dir -r requirements.txt");
+    let b = normalized("#11 [4/5] RUN pip install --no-cache-dir -r requirements.txt");
+    assert_eq!(a, b);
+    assert_eq!(normalized("#8 DONE 3.2s"), normalized("#9 CACHED"));
+    assert_eq!(
+        normalized("python-docker-app   latest    0f3c8d2a91b4   2 minutes ago   201MB"),
+        normalized("python-docker-app latest 9ab1c0ffee12 About a minute ago 199 MB"),
+    );
+    assert_eq!(
+        normalized("v1: digest: sha256:26fa1b6a0e0c4d5f9a4b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f size: 1788"),
+        normalized("v1: digest: sha256:0000000000000000000000000000000000000000000000000000000000000000 size: 856"),
+    );
+    assert_eq!(
+        normalized("5f70bf18a086: Pushed"),
+        normalized("a1b2c3d4e5f6: Layer already exists")
+    );
+    assert_eq!(
+        normalized("5f70bf18a086: Waiting"),
+        normalized("a1b2c3d4e5f6: Mounted from ana/app")
+    );
+    // What the book must not get wrong still differs: the step number, the tag, the name.
+    assert_ne!(
+        normalized("#8 [2/5] RUN pip install -r requirements.txt"),
+        normalized("#8 [4/5] RUN pip install -r requirements.txt")
+    );
+    assert_ne!(
+        normalized("python-docker-app latest"),
+        normalized("python-docker-app v1")
+    );
+    assert!(held("#N [4/5] RUN pip install"));
+    assert!(held(
+        "#N naming to docker.io/library/python-docker-app:latest <done>"
+    ));
+    assert!(!held("#N transferring context: <size> <done>"));
+    assert!(held("REPOSITORY TAG IMAGE ID CREATED SIZE"));
+    // The asides' spelling: what an older machine types and shows.
+    assert_eq!(
+        as_on_an_older_machine("docker compose up --build -d && docker compose ps # day11-web-1"),
+        "docker-compose up --build -d && docker-compose ps # day11_web_1"
+    );
 }
 
 fn squash(s: &str) -> String {
@@ -226,6 +457,8 @@ fn every_command_in_the_book_runs_in_order_with_the_output_it_shows() {
 
     // One bash script, so that `cd` and `. .venv/bin/activate` carry over as for a learner.
     // Files the book has the learner write are written by the script at the same point.
+    let older = older_machine();
+    let update = std::env::var_os("SRE_LAB_UPDATE_BOOK_OUTPUT").is_some() && !older;
     let mut script = String::from("set -u\n");
     let mut runs = Vec::new();
     let mut files_dir = tempfile::tempdir().unwrap().keep();
@@ -236,7 +469,12 @@ fn every_command_in_the_book_runs_in_order_with_the_output_it_shows() {
         let md = std::fs::read_to_string(&ch).unwrap();
         for b in blocks(&md) {
             match b {
-                Block::Run(cmds) => {
+                Block::Run(cmds, capture) => {
+                    let cmds = if older {
+                        as_on_an_older_machine(&cmds)
+                    } else {
+                        cmds
+                    };
                     n += 1;
                     script.push_str(&format!(
                         "echo '@@BEGIN {n}'\n{{\n{cmds}\n}} 2>&1\necho \"@@END {n} $?\"\n"
@@ -245,13 +483,26 @@ fn every_command_in_the_book_runs_in_order_with_the_output_it_shows() {
                         ch.file_name().unwrap().to_string_lossy().to_string(),
                         cmds,
                         Vec::<String>::new(),
+                        capture,
                     ));
                 }
                 Block::Expect(lines) => {
                     runs.last_mut()
                         .expect("an expect block follows a run block")
                         .2
-                        .extend(lines);
+                        .extend(
+                            lines
+                                .iter()
+                                // A captured excerpt is held to the engine by its capture.
+                                .filter(|l| !l.starts_with("{{#include captured/"))
+                                .map(|l| {
+                                    if older {
+                                        as_on_an_older_machine(l)
+                                    } else {
+                                        l.clone()
+                                    }
+                                }),
+                        );
                 }
                 Block::File(name, text) => {
                     let src = files_dir.join(format!("{n}-{name}"));
@@ -296,7 +547,8 @@ fn every_command_in_the_book_runs_in_order_with_the_output_it_shows() {
         .arg(&ws)
         .output();
     let mut failures = Vec::new();
-    for (i, (chapter, cmds, expects)) in runs.iter().enumerate() {
+    let mut captures = 0;
+    for (i, (chapter, cmds, expects, capture)) in runs.iter().enumerate() {
         let n = i + 1;
         let begin = format!("@@BEGIN {n}\n");
         let Some(start) = text.find(&begin) else {
@@ -324,6 +576,40 @@ fn every_command_in_the_book_runs_in_order_with_the_output_it_shows() {
                 ));
             }
         }
+        // Captured output is today's engine's: written when asked, else held to the engine.
+        let Some(name) = capture.as_deref().filter(|_| !older) else {
+            continue;
+        };
+        captures += 1;
+        let file = captured_file(name);
+        if update {
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, shown.trim_end().to_string() + "\n").unwrap();
+            continue;
+        }
+        let kept = std::fs::read_to_string(&file).unwrap_or_default();
+        let fresh: std::collections::HashSet<String> = shown.lines().map(normalized).collect();
+        let missing: Vec<&str> = kept
+            .lines()
+            .filter(|l| held(&normalized(l)) && !fresh.contains(&normalized(l)))
+            .collect();
+        if kept.is_empty() || !missing.is_empty() {
+            failures.push(format!(
+                "{chapter}: the book shows output of `{cmds}` ({}) that {} does not print:\n{}\n\
+                 it printed:\n{shown}\n(after a change the engine explains, \
+                 SRE_LAB_UPDATE_BOOK_OUTPUT=1 recaptures it)",
+                file.display(),
+                engine_name(),
+                if kept.is_empty() {
+                    "(no capture yet)".to_string()
+                } else {
+                    missing.join("\n")
+                }
+            ));
+        }
+    }
+    if !older {
+        assert!(captures >= 3, "the book shows captured output ({captures})");
     }
     assert!(
         reset.is_ok_and(|o| o.status.success()),

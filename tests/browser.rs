@@ -1,7 +1,8 @@
 //! A real browser opens the built book: headless Chromium from the distribution, driven through
 //! ChromeDriver's WebDriver API. The first chapters and an exercise page render with their
-//! diagrams, the console has no errors, and search finds "tag". Screenshots are kept in
-//! `target/tmp/book-screenshots/` as test artifacts.
+//! diagrams, the console has no errors, and search finds "tag"; every diagram keeps its text at
+//! 12 CSS px or more at a phone's width in both themes; the presenter view follows the projected
+//! page. Screenshots are kept in `target/tmp/book-screenshots/` as test artifacts.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::book::build_book;
+use crate::book::{build_book, diagrams, svg_width_and_smallest_font};
 
 /// Serve a directory over HTTP on a free loopback port, from a thread.
 fn serve(root: PathBuf) -> u16 {
@@ -329,6 +330,123 @@ async fn a_real_browser_renders_the_book_and_searches_it() {
         .await;
     let errors = d.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
+
+    // Every diagram at 1280 and 390 px, in both themes: its smallest text is at least 12 CSS
+    // px as rendered, and the page itself never scrolls sideways (a wide diagram scrolls in its
+    // own box).
+    let all = diagrams();
+    let mut pages: Vec<&str> = all.iter().map(|d| d.0.as_str()).collect();
+    pages.dedup();
+    for theme in ["light", "navy"] {
+        d.js(&format!(
+            "localStorage.setItem('mdbook-theme', '{theme}'); return true"
+        ))
+        .await;
+        for (w, h) in [(1280, 900), (390, 844)] {
+            d.post("/window/rect", json!({"width": w, "height": h}))
+                .await;
+            for page in &pages {
+                d.open(&format!("{site}/{}", page.replace(".md", ".html")))
+                    .await;
+                d.wait_for(IMAGES_LOADED, &format!("the diagrams of {page}"))
+                    .await;
+                let sizes = d
+                    .js("return [...document.querySelectorAll('main img.diagram')].map(i => [i.getAttribute('src'), i.getBoundingClientRect().width, i.naturalWidth]).concat([['page', document.documentElement.scrollWidth, window.innerWidth]])")
+                    .await;
+                for row in sizes.as_array().unwrap() {
+                    let src = row[0].as_str().unwrap();
+                    let (shown, natural) = (row[1].as_f64().unwrap(), row[2].as_f64().unwrap());
+                    if src == "page" {
+                        assert!(
+                            shown <= natural + 1.0,
+                            "{page} at {w} px ({theme}) scrolls sideways: {shown} > {natural}"
+                        );
+                        continue;
+                    }
+                    let (width, font) =
+                        svg_width_and_smallest_font(src.trim_start_matches("images/"));
+                    let px = font * shown / width;
+                    assert!(
+                        px >= 11.95,
+                        "{page} at {w} px ({theme}): {src}'s smallest text renders at {px:.1} px ({shown} of {natural} wide)"
+                    );
+                }
+                if w == 390 {
+                    d.screenshot(&shots.join(format!(
+                        "{}-{theme}-phone.png",
+                        page.trim_end_matches(".md")
+                    )))
+                    .await;
+                }
+            }
+        }
+    }
+    d.js("localStorage.setItem('mdbook-theme', 'light'); return true")
+        .await;
+    d.post("/window/rect", json!({"width": 1280, "height": 900}))
+        .await;
+    let errors = d.console_errors().await;
+    assert!(
+        errors.is_empty(),
+        "console errors on the diagram pages: {errors:?}"
+    );
+
+    // The presenter view: the menu bar's "Notes" opens a second window with the projected
+    // page's speaker notes, and it follows when the projected window moves to another page.
+    d.open(&format!("{site}/compose.html")).await;
+    let projected = d.get("/window").await;
+    let button = d
+        .post(
+            "/element",
+            json!({"using": "css selector", "value": ".presenter-button"}),
+        )
+        .await;
+    let button = button
+        .as_object()
+        .and_then(|o| o.values().next())
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no Notes button in the menu bar: {button}"))
+        .to_string();
+    d.post(&format!("/element/{button}/click"), json!({})).await;
+    let start = Instant::now();
+    let notes_window = loop {
+        let handles = d.get("/window/handles").await;
+        if let Some(h) = handles
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| **h != projected)
+        {
+            break h.clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no presenter window opened"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    d.post("/window", json!({"handle": notes_window})).await;
+    d.wait_for(
+        "const v = document.querySelector('#presenter-view'); return !!v && v.innerText.includes('command line turned into a file') && getComputedStyle(document.querySelector('#mdbook-sidebar')).display === 'none'",
+        "compose's notes alone in the presenter window",
+    )
+    .await;
+    d.screenshot(&shots.join("presenter-compose.png")).await;
+    d.post("/window", json!({"handle": projected})).await;
+    d.open(&format!("{site}/editable.html")).await;
+    d.post("/window", json!({"handle": notes_window})).await;
+    d.wait_for(
+        "const v = document.querySelector('#presenter-view'); return location.pathname.endsWith('/editable.html') && !!v && v.innerText.includes('editable is for development on the host')",
+        "the presenter window following to editable.html",
+    )
+    .await;
+    d.screenshot(&shots.join("presenter-editable.png")).await;
+    d.post("/window", json!({"handle": projected})).await;
+    let errors = d.console_errors().await;
+    assert!(
+        errors.is_empty(),
+        "console errors with the presenter view: {errors:?}"
+    );
 
     // Search finds "tag", and the tagging chapter among the results.
     d.open(&format!("{site}/index.html?search=tag")).await;

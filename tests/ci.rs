@@ -138,15 +138,7 @@ fn the_right_answer_passes_with_every_output_valid_and_nothing_left() {
     let ws = Workspace::solution();
     let r = lab_ci(ws.path(), &[]);
     assert_eq!(r.code, 0, "{}: {}", engine_name(), r.stderr);
-    for s in [
-        "dockerfile",
-        "build",
-        "run",
-        "tag",
-        "push",
-        "compose",
-        "editable",
-    ] {
+    for s in CORE_STEPS {
         assert_eq!(r.status(s), "pass", "{s}: {:#}", r.report());
     }
     let rep = r.report();
@@ -198,23 +190,17 @@ fn right_answers_written_differently_pass() {
         "compose.yaml",
         "services:\n  app:\n    build:\n      context: .\n      dockerfile: Dockerfile\n    ports:\n      - target: 5000\n        published: \"5000\"\n        protocol: tcp\n",
     );
-    // docker-compose.yml with a YAML anchor and merge key, and a host address on the port.
+    // docker-compose.yml (the name v1 taught) with a YAML anchor and merge key, and a host
+    // address on the port.
     let b = Workspace::solution();
+    b.remove("compose.yaml");
     b.write(
         "docker-compose.yml",
         "x-web: &web\n  build: ./\n  restart: unless-stopped\nservices:\n  web:\n    <<: *web\n    ports: [\"0.0.0.0:5000:5000/tcp\"]\n    environment:\n      GREETING: \"${GREETING:-hi}\"\n",
     );
     for (name, ws) in [("compose.yaml", &a), ("anchors", &b)] {
         let r = lab_ci(ws.path(), &[]);
-        for s in [
-            "dockerfile",
-            "build",
-            "run",
-            "tag",
-            "push",
-            "compose",
-            "editable",
-        ] {
+        for s in CORE_STEPS {
             assert_eq!(r.status(s), "pass", "{name}: {s}: {:#}", r.report());
         }
         assert_eq!(r.code, 0, "{name}");
@@ -256,7 +242,7 @@ fn a_missing_dockerfile_fails_the_build_and_skips_what_builds_on_it_and_a_forged
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn a_broken_compose_file_and_an_app_that_does_not_import_fail_their_steps() {
     let broken = Workspace::solution();
-    broken.write("docker-compose.yml", "services:\n\tweb:\n\t\tbuild: .\n");
+    broken.write("compose.yaml", "services:\n\tweb:\n\t\tbuild: .\n");
     let r = lab_ci(broken.path(), &[]);
     assert_eq!(r.status("compose"), "fail", "{:#}", r.report());
     assert_eq!(r.replay("compose")["outcome"], "refused");
@@ -300,7 +286,7 @@ fn compose_files_that_reach_the_runner_are_refused_before_anything_runs() {
         ("privileged", "services:\n  web:\n    build: .\n    ports: [\"5000:5000\"]\n    privileged: true\n", "privileged"),
     ] {
         let ws = Workspace::solution();
-        ws.write("docker-compose.yml", file);
+        ws.write("compose.yaml", file);
         let r = lab_ci(ws.path(), &[]);
         assert_eq!(r.status("compose"), "fail", "{what}: {:#}", r.report());
         let replay = r.replay("compose");

@@ -638,11 +638,7 @@ fn two_processes_queueing_at_once_lose_no_result_and_leave_no_temporary_file() {
                         .args(["check", "day11", "--step", "dockerfile"])
                         .output()
                         .unwrap();
-                    assert!(
-                        out.status.success(),
-                        "{}",
-                        String::from_utf8_lossy(&out.stderr)
-                    );
+                    assert_succeeded(&out);
                 }
             })
         })

@@ -14,15 +14,7 @@ use crate::browser::Driver;
 use crate::classroom::Server;
 use crate::common::*;
 
-const STEPS: [&str; 7] = [
-    "dockerfile",
-    "build",
-    "run",
-    "tag",
-    "push",
-    "compose",
-    "editable",
-];
+const STEPS: [&str; 7] = CORE_STEPS;
 
 /// What a learner stuck on each step sees (the grader's own check ids and wording).
 fn failing(step: &str) -> CheckResult {

@@ -131,11 +131,12 @@ fn the_compose_files_graded_are_the_ones_compose_reads() {
     let t = TestLab::new("composefiles");
     let mut mess = EngineMess::default();
     let ws = t.solution();
-    let right = ws.read("docker-compose.yml");
+    let right = ws.read("compose.yaml");
     let wrong = right.replace(&format!("\"{}:5000\"", t.port), "\"5999:5000\"");
     assert_ne!(right, wrong);
 
     // Not running: compose.yaml is what v2 reads, before docker-compose.yml.
+    ws.write("docker-compose.yml", &right);
     ws.write("compose.yaml", &wrong);
     let (r, _) = t.check_json(ws.path(), &["--step", "compose"]);
     let c = check(&r, "compose.service");

@@ -315,20 +315,19 @@ fn dockerignore_gaps_are_warnings_not_failures() {
 
 fn grade_compose_file(text: &str) -> serde_json::Value {
     let ws = Workspace::solution();
-    ws.write("docker-compose.yml", text);
+    ws.write("compose.yaml", text);
     check_json(ws.path(), &["--step", "compose"]).0
 }
 
 #[test]
 fn compose_file_mistakes_are_diagnosed() {
-    let good =
-        std::fs::read_to_string(repo().join("labs/day11/solution/docker-compose.yml")).unwrap();
+    let good = std::fs::read_to_string(repo().join("labs/day11/solution/compose.yaml")).unwrap();
     let cases: &[(&str, String, &str, &[&str])] = &[
         (
             "tab indentation",
             good.replace("  web:", "\tweb:"),
             "compose.file",
-            &["not valid YAML", "docker-compose.yml:3:"],
+            &["not valid YAML", "compose.yaml:2:"],
         ),
         (
             "port: typo",
@@ -337,7 +336,7 @@ fn compose_file_mistakes_are_diagnosed() {
             &[
                 "services.web.port",
                 "did you mean `ports`?",
-                "docker-compose.yml:5",
+                "compose.yaml:4",
             ],
         ),
         (
@@ -384,7 +383,7 @@ fn compose_file_mistakes_are_diagnosed() {
 #[test]
 fn a_missing_compose_file_says_which_names_count() {
     let ws = Workspace::solution();
-    ws.remove("docker-compose.yml");
+    ws.remove("compose.yaml");
     let (r, code) = check_json(ws.path(), &["--step", "compose"]);
     assert_eq!(code, 1);
     assert!(text_of(check(&r, "compose.file")).contains("compose.yaml or compose.yml"));

@@ -107,7 +107,7 @@ struct Case {
 
 /// Replace text in the workspace's compose file.
 fn edit_compose(ws: &Path, from: &str, to: &str) {
-    let path = ws.join("docker-compose.yml");
+    let path = ws.join("compose.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(path, text.replace(from, to)).unwrap();
 }
@@ -802,14 +802,14 @@ fn bad_compose_files_get_clear_messages_within_bounds() {
     let cases = vec![
         case(
             "compose file is a FIFO",
-            |ws, _| mkfifo(ws.join("docker-compose.yml")),
+            |ws, _| mkfifo(ws.join("compose.yaml")),
             compose,
             1,
             &["FIFO"],
         ),
         case(
             "compose file -> /dev/zero",
-            |ws, _| symlink("/dev/zero", ws.join("docker-compose.yml")),
+            |ws, _| symlink("/dev/zero", ws.join("compose.yaml")),
             compose,
             1,
             &["a device"],
@@ -818,7 +818,7 @@ fn bad_compose_files_get_clear_messages_within_bounds() {
             "compose file nested 100,000 deep",
             |ws, _| {
                 std::fs::write(
-                    ws.join("docker-compose.yml"),
+                    ws.join("compose.yaml"),
                     format!("services: {}{}", "[".repeat(100_000), "]".repeat(100_000)),
                 )
                 .unwrap();
@@ -831,7 +831,7 @@ fn bad_compose_files_get_clear_messages_within_bounds() {
             "compose file of 2 MiB",
             |ws, _| {
                 std::fs::write(
-                    ws.join("docker-compose.yml"),
+                    ws.join("compose.yaml"),
                     format!("services: {{}}\n{}", "# x\n".repeat(600_000)),
                 )
                 .unwrap();
@@ -842,7 +842,7 @@ fn bad_compose_files_get_clear_messages_within_bounds() {
         ),
         case(
             "binary compose file",
-            |ws, _| std::fs::write(ws.join("docker-compose.yml"), [0xffu8, 0xfe, 0]).unwrap(),
+            |ws, _| std::fs::write(ws.join("compose.yaml"), [0xffu8, 0xfe, 0]).unwrap(),
             compose,
             1,
             &["not text"],
@@ -865,7 +865,7 @@ fn bad_compose_files_get_clear_messages_within_bounds() {
             "compose file -> a secret outside",
             |ws, s| {
                 std::fs::write(s.join("secret.yml"), "services: {SECRET-VALUE: {}}\n").unwrap();
-                symlink(s.join("secret.yml"), ws.join("docker-compose.yml"));
+                symlink(s.join("secret.yml"), ws.join("compose.yaml"));
             },
             compose,
             1,
@@ -880,7 +880,7 @@ fn bad_compose_files_get_clear_messages_within_bounds() {
                     y.push_str(&format!("{p}: &{p} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
                 }
                 y.push_str("services: {web: {build: ., ports: [\"5000:5000\"]}}\n");
-                std::fs::write(ws.join("docker-compose.yml"), y).unwrap();
+                std::fs::write(ws.join("compose.yaml"), y).unwrap();
             },
             compose,
             1,

@@ -269,7 +269,7 @@ fn a_room_with_no_network_does_the_whole_lab_from_the_kit() {
             .output()
             .unwrap(),
     );
-    for f in ["Dockerfile", ".dockerignore", "docker-compose.yml"] {
+    for f in ["Dockerfile", ".dockerignore", "compose.yaml"] {
         std::fs::copy(repo().join("labs/day11/solution").join(f), ws.join(f)).unwrap();
     }
     let start = Instant::now();

@@ -28,7 +28,12 @@ fn start_makes_a_workspace_without_the_answers_and_never_overwrites() {
         .success()
         .stdout(contains("lab check day11 --step dockerfile"));
     assert!(ws.join("src/main.py").is_file() && ws.join("requirements.txt").is_file());
-    for absent in ["Dockerfile", "docker-compose.yml", ".dockerignore"] {
+    for absent in [
+        "Dockerfile",
+        "compose.yaml",
+        "docker-compose.yml",
+        ".dockerignore",
+    ] {
         assert!(
             !ws.join(absent).exists(),
             "{absent} is the learner's to write"
@@ -106,7 +111,8 @@ fn solution_shows_the_answer_and_why_it_is_right() {
         .args(["solution", "day11", "compose"])
         .assert()
         .success()
-        .stdout(contains("docker-compose up --build -d"));
+        .stdout(contains("docker compose up --build -d"))
+        .stdout(contains("compose.yaml"));
 }
 
 #[test]

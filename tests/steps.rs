@@ -45,15 +45,7 @@ fn the_reference_solution_passes_every_step() {
     venv.pip(&["-e", "."], ws.path());
 
     let (r, code) = t.check_json(ws.path(), &["--python", venv.python().to_str().unwrap()]);
-    for s in [
-        "dockerfile",
-        "build",
-        "run",
-        "tag",
-        "push",
-        "compose",
-        "editable",
-    ] {
+    for s in CORE_STEPS {
         assert_eq!(status(&r, s), "pass", "{s}: {r:#}");
     }
     assert_eq!(code, 0);
@@ -626,7 +618,7 @@ fn compose_ports_from_variables_are_read_as_compose_reads_them() {
     let mut mess = EngineMess::default();
     let ws = t.solution();
     ws.edit(
-        "docker-compose.yml",
+        "compose.yaml",
         &format!("\"{}:5000\"", t.port),
         &format!("\"${{PORT:-{}}}:5000\"", t.port),
     );
@@ -636,11 +628,7 @@ fn compose_ports_from_variables_are_read_as_compose_reads_them() {
             .args(["up", "--build", "-d"])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
     };
     // `up` with another PORT in the workspace's .env: Compose publishes it, and so does the file.
     ws.write(".env", &format!("PORT={other}\n"));
@@ -818,18 +806,7 @@ fn the_optional_steps_are_graded_when_asked_and_never_change_the_core_verdict() 
 
     // Plain `lab check`: the seven core steps only.
     let (r, _) = t.check_json(ws.path(), &[]);
-    assert_eq!(
-        ids(&r),
-        [
-            "dockerfile",
-            "build",
-            "run",
-            "tag",
-            "push",
-            "compose",
-            "editable"
-        ]
-    );
+    assert_eq!(ids(&r), CORE_STEPS);
     assert_eq!(r["summary"]["total"], 7);
 
     // Named, they are graded (and count: the lesson's image has neither).

@@ -24,11 +24,7 @@ pub(crate) fn binary_of(wheel: &std::path::Path, dir: &std::path::Path) -> PathB
         .arg(dir.join("lab"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let bin = dir.join("lab");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -133,6 +133,20 @@ impl Lines {
     }
 }
 
+/// Whether a character may be in a variable name (`$NAME`): ASCII letters, digits and `_`.
+pub fn is_name(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// The variable name that starts at `b[start]`, and the index just past it.
+pub fn name_at(b: &[char], start: usize) -> (String, usize) {
+    let end = b[start..]
+        .iter()
+        .position(|&c| !is_name(c))
+        .map_or(b.len(), |p| start + p);
+    (b[start..end].iter().collect(), end)
+}
+
 /// Expand `$NAME`, `${NAME}`, `${NAME:-word}` and `${NAME:+word}` as the builder does, from
 /// the variables in scope (ARG and ENV); `\$` stays a literal `$`. Unknown names expand to
 /// nothing, like the builder's.
@@ -143,7 +157,6 @@ pub fn expand(s: &str, vars: &std::collections::HashMap<String, String>) -> Stri
     let b: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
-    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
     while i < b.len() {
         match b[i] {
             '\\' if b.get(i + 1) == Some(&'$') => {
@@ -173,11 +186,7 @@ pub fn expand(s: &str, vars: &std::collections::HashMap<String, String>) -> Stri
                 i += close + 3;
             }
             '$' if b.get(i + 1).is_some_and(|&c| is_name(c)) => {
-                let end = b[i + 1..]
-                    .iter()
-                    .position(|&c| !is_name(c))
-                    .map_or(b.len(), |p| i + 1 + p);
-                let name: String = b[i + 1..end].iter().collect();
+                let (name, end) = name_at(&b, i + 1);
                 out.push_str(vars.get(&name).map(String::as_str).unwrap_or(""));
                 i = end;
             }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 
 const LESSON: &str = include_str!("../../labs/day11/solution/Dockerfile");
-const COMPOSE: &str = include_str!("../../labs/day11/solution/docker-compose.yml");
+const COMPOSE: &str = include_str!("../../labs/day11/solution/compose.yaml");
 const LAB: &str = include_str!("../../labs/day11/lab.toml");
 const PER_INPUT: Duration = Duration::from_secs(1);
 

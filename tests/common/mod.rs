@@ -9,6 +9,27 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// Fail the test, with the command's stderr, unless it exited 0.
+#[track_caller]
+pub fn assert_succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Day 11's seven core steps, in the lab's order.
+pub const CORE_STEPS: [&str; 7] = [
+    "dockerfile",
+    "build",
+    "run",
+    "tag",
+    "push",
+    "compose",
+    "editable",
+];
+
 use serde_json::Value;
 
 /// The repository root.
@@ -238,7 +259,7 @@ impl TestLab {
     pub fn solution(&self) -> Workspace {
         let ws = Workspace::solution();
         ws.edit(
-            "docker-compose.yml",
+            "compose.yaml",
             "\"5000:5000\"",
             &format!("\"{}:5000\"", self.port),
         );

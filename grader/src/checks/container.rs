@@ -79,13 +79,9 @@ pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
     let host_port: u16 = ctx.bindings.port(spec.host_port);
     let http: &HttpExpect = &spec.http;
     let id = format!("{step}.container");
-    let engine = match ctx.engine(&id) {
-        Ok(e) => e.clone(),
+    let (app, engine) = match ctx.built_image_and_engine(&id, image, "run").await {
         Err(r) => return vec![r],
-    };
-    let app = match ctx.built_image(&id, image, "run").await {
-        Err(r) => return vec![r],
-        Ok(i) => i,
+        Ok(found) => found,
     };
     let all = match engine.containers().await {
         Ok(l) => l,

@@ -85,6 +85,17 @@ impl Ctx {
             .await
             .map_err(|e| engine_error(id, &e))
     }
+
+    /// [`Self::built_image`] and the engine to look further with.
+    pub async fn built_image_and_engine(
+        &self,
+        id: &str,
+        reference: &str,
+        verb: &str,
+    ) -> Result<(Image, Arc<dyn Engine>), CheckResult> {
+        let img = self.built_image(id, reference, verb).await?;
+        Ok((img, self.engine(id)?.clone()))
+    }
 }
 
 impl Ctx {

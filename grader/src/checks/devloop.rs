@@ -64,13 +64,9 @@ pub fn is_dev_container(c: &Container, workdir: &str, workspace: &std::path::Pat
 
 pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
     let id = format!("{step}.live");
-    let img = match ctx.built_image(&id, &spec.image, "run").await {
+    let (img, engine) = match ctx.built_image_and_engine(&id, &spec.image, "run").await {
         Err(r) => return vec![r],
-        Ok(i) => i,
-    };
-    let engine = match ctx.engine(&id) {
-        Ok(e) => e.clone(),
-        Err(r) => return vec![r],
+        Ok(found) => found,
     };
     let example = format!(
         "docker run -d --name day11-dev -p 5050:{port} -v \"$PWD\":{wd} {image} gunicorn --reload --bind 0.0.0.0:{port} <app>",

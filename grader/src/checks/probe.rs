@@ -196,13 +196,9 @@ pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
     let memory_mib: i64 = spec.memory_mib;
     let http: &HttpExpect = &spec.http;
     let id = format!("{step}.serves");
-    let engine = match ctx.engine(&id) {
-        Ok(e) => e.clone(),
+    let (img, engine) = match ctx.built_image_and_engine(&id, image, "run").await {
         Err(r) => return vec![r],
-    };
-    let img = match ctx.built_image(&id, image, "run").await {
-        Err(r) => return vec![r],
-        Ok(i) => i,
+        Ok(found) => found,
     };
     let image_id = img.id.clone();
     // Evidence, cheapest first: a verdict already reached for this image id (what an id holds

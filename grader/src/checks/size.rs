@@ -75,13 +75,9 @@ fn advice(instruction: &str) -> &'static str {
 
 pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
     let id = format!("{step}.added");
-    let img = match ctx.built_image(&id, &spec.image, "weigh").await {
+    let (img, engine) = match ctx.built_image_and_engine(&id, &spec.image, "weigh").await {
         Err(r) => return vec![r],
-        Ok(i) => i,
-    };
-    let engine = match ctx.engine(&id) {
-        Ok(e) => e.clone(),
-        Err(r) => return vec![r],
+        Ok(found) => found,
     };
     let history = match engine.history(&img.id).await {
         Ok(h) => h,

@@ -11,11 +11,15 @@ use crate::error::{Error, Result};
 use crate::grade::{verdict, Request};
 use crate::report;
 
-fn compose_v1_available() -> bool {
-    Command::new("docker-compose")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+/// Whether only Compose v1 is here: no `docker compose` plugin, but a `docker-compose`.
+fn compose_v1_only() -> bool {
+    let works = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    !works("docker", &["compose", "version"]) && works("docker-compose", &["version"])
 }
 
 /// A solution command adapted to this machine and namespace.
@@ -54,8 +58,8 @@ fn adapt(cmd: &str, namespace: &str, v1: bool, names: &[(String, String)]) -> St
         })
         .collect::<Vec<_>>()
         .join(" ");
-    match cmd.strip_prefix("docker-compose ") {
-        Some(rest) if !v1 => format!("docker compose {rest}"),
+    match cmd.strip_prefix("docker compose ") {
+        Some(rest) if v1 => format!("docker-compose {rest}"),
         _ => cmd,
     }
 }
@@ -109,7 +113,7 @@ pub async fn run(lab_id: &str, dir: Option<PathBuf>, namespace: &str) -> Result 
             )));
         }
     }
-    let v1 = compose_v1_available();
+    let v1 = compose_v1_only();
     let mut tag = None;
     let names = unique_names(&lab, &dir);
     // The core steps: optional ones are the learner's own going further.
@@ -215,11 +219,11 @@ mod tests {
             "docker push localhost:5001/ana/x:v1"
         );
         assert_eq!(
-            adapt("docker-compose up --build -d", "s", false, &[]),
+            adapt("docker compose up --build -d", "s", false, &[]),
             "docker compose up --build -d"
         );
         assert_eq!(
-            adapt("docker-compose up --build -d", "s", true, &[]),
+            adapt("docker compose up --build -d", "s", true, &[]),
             "docker-compose up --build -d"
         );
     }

@@ -4,7 +4,8 @@
 //!
 //! A region is written in a chapter as
 //! `<!-- generated:KIND ARGS -->` ... `<!-- /generated -->`, where KIND is `exercise LAB STEP`,
-//! `cli-help`, `check-kinds` or `json-schema`. Everything between the markers is replaced.
+//! `schedule LAB`, `minutes LAB PAGE`, `clone LAB` (the lab's `repository`), `cli-help`,
+//! `check-kinds`, `json-schema` or `room-api`. Everything between the markers is replaced.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -196,6 +197,15 @@ fn generate(directive: &str) -> Result<String, String> {
             let labs = labs_dir().map_err(|e| e.to_string())?;
             let lab = Lab::load(&labs, lab).map_err(|e| e.to_string())?;
             exercise(&lab, step)
+        }
+        ["clone", lab] => {
+            let labs = labs_dir().map_err(|e| e.to_string())?;
+            let lab = Lab::load(&labs, lab).map_err(|e| e.to_string())?;
+            let url = lab
+                .repository
+                .as_deref()
+                .ok_or("the lab has no `repository` (the address learners clone)")?;
+            Ok(format!("```sh\ngit clone {url} sre-lab\n```"))
         }
         ["cli-help"] => Ok(cli_help()),
         ["check-kinds"] => Ok(check_kinds()),

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use serde_norway::Value;
 
+use crate::dockerfile::{is_name, name_at};
 use crate::reference::edit_distance;
 use crate::report::CheckResult;
 
@@ -185,7 +186,6 @@ pub fn interpolate(
     let b: Vec<char> = s.chars().collect();
     let mut out = String::new();
     let mut i = 0;
-    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
     while i < b.len() {
         if b[i] != '$' {
             out.push(b[i]);
@@ -240,11 +240,7 @@ pub fn interpolate(
                 i += close + 3;
             }
             Some(&c) if is_name(c) => {
-                let end = b[i + 1..]
-                    .iter()
-                    .position(|&c| !is_name(c))
-                    .map_or(b.len(), |p| i + 1 + p);
-                let name: String = b[i + 1..end].iter().collect();
+                let (name, end) = name_at(&b, i + 1);
                 out.push_str(vars.get(&name).map(String::as_str).unwrap_or(""));
                 i = end;
             }

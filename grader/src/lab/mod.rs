@@ -50,6 +50,30 @@ pub struct Lab {
     /// "about N minutes" and the room's pacing come from it.
     #[serde(default)]
     pub schedule: Option<schedule::Schedule>,
+    /// The course repository learners clone: set once here, the book's pages that show
+    /// `git clone` read it (`lab dev book`). A course that forks the repository sets its own.
+    #[serde(default)]
+    pub repository: Option<String>,
+}
+
+/// Why a clone address is not one to print in a `git clone` line for learners to paste:
+/// `https://` or `ssh://` or `git@host:path`, printable, no spaces or shell metacharacters.
+pub fn repository_problem(url: &str) -> Option<String> {
+    let scheme_ok = url.starts_with("https://")
+        || url.starts_with("ssh://")
+        || (url.starts_with("git@") && url.contains(':'));
+    let chars_ok = url
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._~/:@+%".contains(c));
+    match (scheme_ok, chars_ok) {
+        (true, true) if url.len() <= 200 => None,
+        (false, _) => Some(format!(
+            "`repository` {url:?} must start with https://, ssh:// or git@HOST:"
+        )),
+        _ => Some(format!(
+            "`repository` {url:?} may hold only letters, digits and -._~/:@+% (at most 200)"
+        )),
+    }
 }
 
 /// What `lab ci` renames for each run, so two gradings on one engine never meet.
@@ -319,6 +343,9 @@ impl Lab {
                 message: format!("`id` is {:?} but the directory is {id:?}", lab.id),
             });
         }
+        if let Some(message) = lab.repository.as_deref().and_then(repository_problem) {
+            return Err(LabError { path, message });
+        }
         Ok(lab)
     }
 
@@ -443,6 +470,26 @@ pub(crate) fn shipped(id: &str) -> Lab {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_clone_address_is_one_a_learner_can_paste() {
+        for ok in [
+            "https://github.com/sre-lab/sre-lab.git",
+            "ssh://git@gitlab.example.edu/course/day11.git",
+            "git@github.com:sre-lab/sre-lab.git",
+        ] {
+            assert_eq!(super::repository_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "http://insecure.example/x.git",
+            "https://x.example/a.git; rm -rf ~",
+            "https://x.example/$(id).git",
+            "file:///etc",
+            "",
+        ] {
+            assert!(super::repository_problem(bad).is_some(), "{bad}");
+        }
+    }
+
     use super::*;
 
     fn parse(text: &str) -> Result<Lab, LabError> {
@@ -495,16 +542,8 @@ checks = [{ kind = "push", repository = "r", tag = "v1" }]
         let lab = Lab::load(&labs_dir().unwrap(), "day11").expect("labs/day11/lab.toml is valid");
         let ids: Vec<_> = lab.core_steps().map(|s| s.id.as_str()).collect();
         assert_eq!(
-            ids,
-            [
-                "dockerfile",
-                "build",
-                "run",
-                "tag",
-                "push",
-                "compose",
-                "editable"
-            ]
+            ids.join(" "),
+            "dockerfile build run tag push compose editable"
         );
         let optional: Vec<_> = lab
             .steps

@@ -158,6 +158,11 @@ pub async fn post_report(
     Ok(Json(serde_json::json!({ "stored_steps": stored })))
 }
 
+/// `GET /health`: the server answers. Public, constant, and about nothing in the room.
+pub async fn health() -> &'static str {
+    "ok"
+}
+
 pub async fn heartbeat(
     State(room): Shared,
     LearnerAuth(learner): LearnerAuth,

@@ -50,6 +50,7 @@ address (1 a second, bursts of 10), answered with 429 and `Retry-After`.
 
 | method and path | who | body | answer |
 |---|---|---|---|
+| `GET /health` | anyone | | `ok` (text): the room server answers on this network; the morning-of check from a second device. It says nothing about the room |
 | `POST /api/v1/join` | anyone with the join code | `{"code", "name"}` (name: 1-64 printable characters) | `{"learner_id", "token"}`; 403 wrong code; 409 the name is taken |
 | `POST /api/v1/reports` | a learner | a `lab check --format json` report, as it is (`schema_version` 1) | `{"stored_steps": N}`: steps older than what the room has (by `generated_at`) are not stored; 400 for bad JSON, another schema version, another lab, no `generated_at`, a malformed step id, or more than 32 steps the lab does not know (fewer are stored but not shown) |
 | `POST /api/v1/heartbeat` | a learner | none | 204; the learner is online (seen in the last 2 minutes) |
@@ -91,6 +92,7 @@ macro_rules! routes {
 }
 
 routes! {
+    get "/health" => api::health,
     post "/api/v1/join" => api::join,
     post "/api/v1/reports" => api::post_report,
     post "/api/v1/heartbeat" => api::heartbeat,

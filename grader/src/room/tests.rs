@@ -102,6 +102,15 @@ fn report(step: &str, status: &str, at: &str) -> String {
 }
 
 #[tokio::test]
+async fn the_health_check_answers_anyone_and_tells_nothing() {
+    let t = test_room();
+    let (s, _, body) = call(&t.room, "GET", "/health", None, "").await;
+    assert_eq!((s, body.as_str()), (StatusCode::OK, "ok"));
+    let (s, _, _) = call(&t.room, "POST", "/health", None, "").await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
 async fn reading_the_room_needs_the_instructors_token() {
     let t = test_room();
     let (s, _, body) = call(&t.room, "GET", "/api/v1/room", None, "").await;
