@@ -327,8 +327,11 @@ fn normalized(line: &str) -> String {
             "<done>".to_string()
         } else if tok == "ago"
             && out.len() >= 2
-            && ["seconds", "minutes", "hours", "days", "weeks", "months"]
-                .contains(&out[out.len() - 1].as_str())
+            && [
+                "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week",
+                "weeks", "month", "months", "year", "years",
+            ]
+            .contains(&out[out.len() - 1].as_str())
         {
             out.truncate(out.len() - 2);
             "<ago>".to_string()
@@ -401,10 +404,21 @@ fn captured_output_is_matched_by_meaning_not_by_its_ids_sizes_and_times() {
     let b = normalized("#11 [4/5] RUN pip install --no-cache-dir -r requirements.txt");
     assert_eq!(a, b);
     assert_eq!(normalized("#8 DONE 3.2s"), normalized("#9 CACHED"));
-    assert_eq!(
-        normalized("python-docker-app   latest    0f3c8d2a91b4   2 minutes ago   201MB"),
-        normalized("python-docker-app latest 9ab1c0ffee12 About a minute ago 199 MB"),
-    );
+    // Docker's ages: "Less than a second", "1 second", "N seconds", "About a minute", ...
+    for (a, b) in [
+        ("2 minutes ago", "About a minute ago"),
+        ("Less than a second ago", "1 second ago"),
+        ("1 hour ago", "3 weeks ago"),
+        ("1 year ago", "About an hour ago"),
+    ] {
+        assert_eq!(
+            normalized(&format!(
+                "python-docker-app   latest    0f3c8d2a91b4   {a}   201MB"
+            )),
+            normalized(&format!("python-docker-app latest 9ab1c0ffee12 {b} 199 MB")),
+            "{a} / {b}"
+        );
+    }
     assert_eq!(
         normalized("v1: digest: sha256:26fa1b6a0e0c4d5f9a4b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f size: 1788"),
         normalized("v1: digest: sha256:0000000000000000000000000000000000000000000000000000000000000000 size: 856"),
