@@ -223,10 +223,14 @@ impl DockerEngine {
 const CONTENT_RACE_TRIES: u64 = 5;
 
 /// The containerd store's answer when an image's blobs were removed while it was being read:
-/// `failed to read config content: ... content digest sha256:...: not found`.
+/// `failed to read config content: ... content digest sha256:...: not found` (a 500), or
+/// `NotFound: content digest sha256:...: not found` (a 404, from the image list). An image
+/// that is simply gone answers `No such image`, which is not retried.
 fn is_content_race(e: &BollardError) -> bool {
     matches!(e, BollardError::DockerResponseServerError { status_code, message }
-        if *status_code >= 500 && message.contains("content digest") && message.contains("not found"))
+        if (*status_code >= 500 || *status_code == 404)
+            && message.contains("content digest")
+            && message.contains("not found"))
 }
 
 fn is_not_found(e: &BollardError) -> bool {
@@ -270,7 +274,8 @@ impl Engine for DockerEngine {
         let r = self
             .call_settled(&what, || async {
                 match self.docker.inspect_image(reference).await {
-                    Err(e) if is_not_found(&e) => Ok(None),
+                    // A vanished blob is a race to retry, not a missing image.
+                    Err(e) if is_not_found(&e) && !is_content_race(&e) => Ok(None),
                     r => r.map(Some),
                 }
             })
@@ -1093,6 +1098,12 @@ mod tests {
             message: "failed to read config content: rpc error: code = NotFound desc = content digest sha256:26fa: not found".into(),
         };
         assert!(super::is_content_race(&race));
+        // Seen in CI: the image list, while another client removed an image.
+        let listed = E {
+            status_code: 404,
+            message: "NotFound: content digest sha256:17392ad59816: not found".into(),
+        };
+        assert!(super::is_content_race(&listed));
         for other in [
             E {
                 status_code: 404,
