@@ -425,22 +425,24 @@ async fn a_real_browser_renders_the_book_and_searches_it() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    d.post("/window", json!({"handle": notes_window})).await;
-    d.wait_for(
-        "const v = document.querySelector('#presenter-view'); return !!v && v.innerText.includes('command line turned into a file') && getComputedStyle(document.querySelector('#mdbook-sidebar')).display === 'none'",
-        "compose's notes alone in the presenter window",
-    )
-    .await;
-    d.screenshot(&shots.join("presenter-compose.png")).await;
+    // The notes window shows `page`'s notes (a phrase of them), alone; a screenshot is kept.
+    let notes_show = |page: &'static str, phrase: &'static str| {
+        let (d, notes_window, shots) = (&d, &notes_window, &shots);
+        async move {
+            d.post("/window", json!({"handle": notes_window})).await;
+            d.wait_for(
+                &format!("const v = document.querySelector('#presenter-view'); return location.pathname.endsWith('/{page}.html') && !!v && v.innerText.includes('{phrase}') && getComputedStyle(document.querySelector('#mdbook-sidebar')).display === 'none'"),
+                &format!("{page}'s notes alone in the presenter window"),
+            )
+            .await;
+            d.screenshot(&shots.join(format!("presenter-{page}.png")))
+                .await;
+        }
+    };
+    notes_show("compose", "command line turned into a file").await;
     d.post("/window", json!({"handle": projected})).await;
     d.open(&format!("{site}/editable.html")).await;
-    d.post("/window", json!({"handle": notes_window})).await;
-    d.wait_for(
-        "const v = document.querySelector('#presenter-view'); return location.pathname.endsWith('/editable.html') && !!v && v.innerText.includes('editable is for development on the host')",
-        "the presenter window following to editable.html",
-    )
-    .await;
-    d.screenshot(&shots.join("presenter-editable.png")).await;
+    notes_show("editable", "editable is for development on the host").await;
     d.post("/window", json!({"handle": projected})).await;
     let errors = d.console_errors().await;
     assert!(
