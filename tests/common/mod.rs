@@ -438,9 +438,20 @@ pub fn docker_raw(args: &[&str], dir: Option<&Path>) -> Output {
     c.output().expect("docker CLI")
 }
 
-/// `docker build -t TAG .` in a workspace.
+/// `docker build -t TAG .` in a workspace. Tried again (twice at most) when 20.10's legacy
+/// builder lost a cached parent layer to another test's image removal in the same engine
+/// (`unknown parent image ID`): a race between this suite's parallel tests, not a learner's.
 pub fn build(ws: &Workspace, tag: &str) {
-    let out = docker_raw(&["build", "-q", "-t", tag, "."], Some(ws.path()));
+    let attempt = || docker_raw(&["build", "-q", "-t", tag, "."], Some(ws.path()));
+    let lost_parent =
+        |o: &Output| String::from_utf8_lossy(&o.stderr).contains("unknown parent image ID");
+    let mut out = attempt();
+    for _ in 0..2 {
+        if out.status.success() || !lost_parent(&out) {
+            break;
+        }
+        out = attempt();
+    }
     assert!(
         out.status.success(),
         "build failed: {}",
