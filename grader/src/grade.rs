@@ -182,32 +182,18 @@ pub fn verdict(report: &Report) -> i32 {
 mod tests {
     use super::*;
 
+    /// A lab of two Dockerfile steps (no engine needed), the second optional.
     fn lab() -> Lab {
-        let text = r#"format_version = 2
-id = "x"
-title = "X"
-workspace = "."
-learner_files = []
-
-[[step]]
-id = "dockerfile"
-title = "Dockerfile"
-book = "d.md"
-hints = ["h"]
-solution = { why = "w" }
-checks = [{ kind = "dockerfile", base_image = "python:3.9-slim", workdir = "/app", requirements = "requirements.txt", env = {}, port = 5000, cmd = ["gunicorn"], dockerignore = [] }]
-
-[[step]]
-id = "extra"
-title = "Extra"
-book = "d.md"
-optional = true
-points = 2
-hints = ["h"]
-solution = { why = "w" }
-checks = [{ kind = "dockerfile", base_image = "python:3.9-slim", workdir = "/app", requirements = "requirements.txt", env = {}, port = 5000, cmd = ["gunicorn"], dockerignore = [] }]
-"#;
-        Lab::parse(std::path::Path::new("lab.toml"), text).unwrap()
+        let check = r#"{ kind = "dockerfile", base_image = "python:3.9-slim", workdir = "/app", requirements = "requirements.txt", env = {}, port = 5000, cmd = ["gunicorn"], dockerignore = [] }"#;
+        let step = |id: &str, more: &str| {
+            format!("\n[[step]]\nid = \"{id}\"\ntitle = \"{id}\"\nbook = \"d.md\"\n{more}hints = [\"h\"]\nsolution = {{ why = \"w\" }}\nchecks = [{check}]\n")
+        };
+        let text = format!(
+            "format_version = 2\nid = \"x\"\ntitle = \"X\"\nworkspace = \".\"\nlearner_files = []\n{}{}",
+            step("dockerfile", ""),
+            step("extra", "optional = true\npoints = 2\n")
+        );
+        Lab::parse(std::path::Path::new("lab.toml"), &text).unwrap()
     }
 
     fn ids(steps: Vec<&Step>) -> Vec<&str> {

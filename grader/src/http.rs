@@ -223,27 +223,16 @@ mod tests {
 
     #[test]
     fn reports_how_an_answer_differs() {
-        let wrong = Attempt::Response {
-            status: 200,
-            body: "{\"app\":\"other\"}".into(),
+        let told = |status: u16, body: &str| {
+            let a = Attempt::Response {
+                status,
+                body: body.into(),
+            };
+            matches_expectation(&expect(), &a).unwrap_err()
         };
-        assert!(matches_expectation(&expect(), &wrong)
-            .unwrap_err()
-            .contains("\"other\""));
-        let html = Attempt::Response {
-            status: 200,
-            body: "<html>".into(),
-        };
-        assert!(matches_expectation(&expect(), &html)
-            .unwrap_err()
-            .contains("not JSON"));
-        let nf = Attempt::Response {
-            status: 404,
-            body: String::new(),
-        };
-        assert!(matches_expectation(&expect(), &nf)
-            .unwrap_err()
-            .contains("HTTP 404"));
+        assert!(told(200, "{\"app\":\"other\"}").contains("\"other\""));
+        assert!(told(200, "<html>").contains("not JSON"));
+        assert!(told(404, "").contains("HTTP 404"));
         assert!(matches_expectation(&expect(), &Attempt::Refused)
             .unwrap_err()
             .contains("refused"));

@@ -30,12 +30,12 @@ service_healthy`) and orchestrators tell the difference.";
 pub struct Spec {
     /// The image to run.
     pub image: String,
+    /// How long the container may take to become healthy, in seconds.
+    pub deadline_secs: u64,
     /// The container port the app listens on.
     pub container_port: u16,
     /// The health path the test must ask, e.g. `/health`.
     pub path: String,
-    /// How long the container may take to become healthy, in seconds.
-    pub deadline_secs: u64,
 }
 
 kind!(makes: |s| Makes::image(&s.image));

@@ -25,14 +25,14 @@ pub use serving::{probe_container, selector_key, start_serving, stop_probe, unre
 pub struct Needs {
     /// A container engine.
     pub engine: bool,
+    /// A base image that must be present or pullable (by that engine).
+    pub base_image: Option<String>,
     /// Docker Compose.
     pub compose: bool,
-    /// A Python with venv and pip on the host.
-    pub python: bool,
-    /// A base image that must be present or pullable.
-    pub base_image: Option<String>,
     /// A registry (`host:port`) that must answer.
     pub registry: Option<String>,
+    /// A Python with venv and pip on the host.
+    pub python: bool,
     /// A host port that must be free for the learner's container.
     pub host_port: Option<u16>,
 }

@@ -17,17 +17,12 @@ use serde_norway::{Mapping, Value};
 use crate::compose::{interpolate, parse_port};
 
 /// A refusal: where, and what to do.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{at}: {why}")]
 pub struct Refusal {
     /// `services.web.volumes[0]`.
     pub at: String,
     pub why: String,
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.at, self.why)
-    }
 }
 
 /// Top-level keys a run accepts.
@@ -408,41 +403,40 @@ fn vet_mounts(v: &Value, repo: &Path) -> Result<Value, String> {
 }
 
 fn vet_networks(v: &Value) -> Result<Value, Refusal> {
-    if let Value::Mapping(nets) = v {
-        for (name, opts) in nets {
-            let n = name.as_str().unwrap_or_default();
-            if let Value::Mapping(o) = opts {
-                for (k, val) in o {
-                    let key = k.as_str().unwrap_or_default();
-                    let ok = match key {
-                        "driver" => matches!(val.as_str(), Some("bridge")),
-                        "labels" | "internal" | "attachable" => true,
-                        _ => false,
-                    };
-                    if !ok {
-                        return Err(Refusal {
-                            at: format!("networks.{n}.{key}"),
-                            why: "a run's networks are plain bridge networks of its own (no `external`, no other driver, no `name`)".into(),
-                        });
-                    }
-                }
-            }
-        }
-    }
-    Ok(v.clone())
+    let allowed = |key: &str, val: &Value| match key {
+        "driver" => matches!(val.as_str(), Some("bridge")),
+        "labels" | "internal" | "attachable" => true,
+        _ => false,
+    };
+    let why = "a run's networks are plain bridge networks of its own (no `external`, no other driver, no `name`)";
+    vet_entries(v, "networks", allowed, why)
 }
 
 fn vet_volumes(v: &Value) -> Result<Value, Refusal> {
-    if let Value::Mapping(vols) = v {
-        for (name, opts) in vols {
-            let n = name.as_str().unwrap_or_default();
-            if let Value::Mapping(o) = opts {
-                if let Some(k) = o.keys().find(|k| k.as_str() != Some("labels")) {
-                    return Err(Refusal {
-                        at: format!("volumes.{n}.{}", k.as_str().unwrap_or_default()),
-                        why: "a run's volumes are plain local volumes of its own (`driver_opts` can mount any host path; `external` reaches another project's)".into(),
-                    });
-                }
+    let why = "a run's volumes are plain local volumes of its own (`driver_opts` can mount any host path; `external` reaches another project's)";
+    vet_entries(v, "volumes", |key, _| key == "labels", why)
+}
+
+/// Refuse the first option of a top-level `networks:` or `volumes:` entry that `allowed`
+/// does not accept.
+fn vet_entries(
+    v: &Value,
+    section: &str,
+    allowed: impl Fn(&str, &Value) -> bool,
+    why: &str,
+) -> Result<Value, Refusal> {
+    let Value::Mapping(entries) = v else {
+        return Ok(v.clone());
+    };
+    for (name, opts) in entries {
+        let Value::Mapping(o) = opts else { continue };
+        for (k, val) in o {
+            let key = k.as_str().unwrap_or_default();
+            if !allowed(key, val) {
+                return Err(Refusal {
+                    at: format!("{section}.{}.{key}", name.as_str().unwrap_or_default()),
+                    why: why.into(),
+                });
             }
         }
     }

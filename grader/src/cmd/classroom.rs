@@ -198,23 +198,12 @@ pub async fn leave(dir: &DirArg) -> Result {
         println!("{} is not joined to a room.", ws.path().display());
         return Ok(exit::PASSED);
     };
-    let told = tokio::time::timeout(
-        std::time::Duration::from_secs(3),
-        client::request(
-            &link.url,
-            link.fingerprint.as_deref(),
-            "POST",
-            "/api/v1/leave",
-            Some(&link.token),
-            None,
-        ),
-    )
-    .await;
+    let told = client::post_as(&link, "/api/v1/leave", std::time::Duration::from_secs(3)).await;
     state
         .save(ws.path())
         .map_err(|e| Error::Failed(format!("cannot save: {e}")))?;
     match told {
-        Ok(Ok((204, _))) => println!(
+        Some(204) => println!(
             "Left the room at {}; it keeps your results, marked as left.",
             link.url
         ),
@@ -248,17 +237,6 @@ pub async fn report_to_room(workspace: &Path, report: Option<&Report>) {
 /// A heartbeat for a quiet `lab watch`: the room shows the learner online.
 pub async fn heartbeat(workspace: &Path) {
     if let Some(link) = State::load(workspace).room {
-        let _ = tokio::time::timeout(
-            client::BUDGET * 4,
-            client::request(
-                &link.url,
-                link.fingerprint.as_deref(),
-                "POST",
-                "/api/v1/heartbeat",
-                Some(&link.token),
-                None,
-            ),
-        )
-        .await;
+        let _ = client::post_as(&link, "/api/v1/heartbeat", client::BUDGET * 4).await;
     }
 }

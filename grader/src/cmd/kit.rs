@@ -95,8 +95,14 @@ pub async fn build(lab_id: &str, dir: &Path) -> Result {
             workspace_src.canonicalize().map_err(fail)?.display()
         ),
     ];
+    let job = crate::engine::OneShot {
+        image: BASE.to_string(),
+        cmd,
+        binds,
+        deadline: Duration::from_secs(600),
+    };
     let (code, log) = engine
-        .run_to_end(BASE, &cmd, &binds, Duration::from_secs(600))
+        .run_to_end(&job)
         .await
         .map_err(|e| Error::Failed(e.to_string()))?;
     if code != 0 {

@@ -107,17 +107,19 @@ fn exists(p: &Path) -> bool {
 /// containers in this workspace, when there are any; `vars` is what Compose interpolates with.
 pub fn choose(dir: &Path, running: Option<&str>, vars: &HashMap<String, String>) -> Option<Choice> {
     let v1 = V1_NAMES.iter().map(|n| dir.join(n)).find(|p| exists(p));
-    if let Some(label) = running.filter(|l| !l.trim().is_empty()) {
-        let files: Vec<PathBuf> = label
-            .split(',')
+    // A list of files (the running project's label, or COMPOSE_FILE), relative to `dir`.
+    let listed = |list: &str, sep: &str, source| Choice {
+        files: list
+            .split(sep)
+            .filter(|f| !f.trim().is_empty())
             .take(MAX_FILES)
             .map(|f| dir.join(f.trim()))
-            .collect();
-        return Some(Choice {
-            files,
-            source: Source::Running,
-            v1_note: None,
-        });
+            .collect(),
+        source,
+        v1_note: None,
+    };
+    if let Some(label) = running.filter(|l| !l.trim().is_empty()) {
+        return Some(listed(label, ",", Source::Running));
     }
     if let Some(list) = vars.get("COMPOSE_FILE").filter(|v| !v.trim().is_empty()) {
         let sep = vars
@@ -125,17 +127,7 @@ pub fn choose(dir: &Path, running: Option<&str>, vars: &HashMap<String, String>)
             .filter(|s| !s.is_empty())
             .map(String::as_str)
             .unwrap_or(":");
-        let files: Vec<PathBuf> = list
-            .split(sep)
-            .filter(|f| !f.trim().is_empty())
-            .take(MAX_FILES)
-            .map(|f| dir.join(f.trim()))
-            .collect();
-        return Some(Choice {
-            files,
-            source: Source::ComposeFile,
-            v1_note: None,
-        });
+        return Some(listed(list, sep, Source::ComposeFile));
     }
     let primary = FILE_NAMES.iter().map(|n| dir.join(n)).find(|p| exists(p))?;
     let mut files = vec![primary.clone()];

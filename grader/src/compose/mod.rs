@@ -524,26 +524,13 @@ mod tests {
         assert_eq!(s[0].ports, vec![(Some(5000), 5000)]);
         let s = parse(&interp, "c.yml", &vars(&[("PORT", "8080")])).unwrap();
         assert_eq!(s[0].ports, vec![(Some(8080), 5000)]);
-        let e = parse(
-            &GOOD.replace("5000:5000", "70536:5000"),
-            "c.yml",
-            &vars(&[]),
-        )
-        .unwrap_err();
+        // GOOD with one text replaced, no variables set.
+        let good_but = |from: &str, to: &str| parse(&GOOD.replace(from, to), "c.yml", &vars(&[]));
+        let e = good_but("5000:5000", "70536:5000").unwrap_err();
         assert!(e.message.contains("not a port"), "{e:?}");
-        let e = parse(
-            &GOOD.replace("- \"5000:5000\"", "- 70536"),
-            "c.yml",
-            &vars(&[]),
-        )
-        .unwrap_err();
+        let e = good_but("- \"5000:5000\"", "- 70536").unwrap_err();
         assert!(e.message.contains("not a port"), "{e:?}");
-        let s = parse(
-            &GOOD.replace("5000:5000", "5000:5000/udp"),
-            "c.yml",
-            &vars(&[]),
-        )
-        .unwrap();
+        let s = good_but("5000:5000", "5000:5000/udp").unwrap();
         assert!(s[0].ports.is_empty());
         assert_eq!(s[0].udp_ports, vec![(Some(5000), 5000)]);
         assert_eq!(interpolate("$$HOME", &vars(&[])).unwrap(), "$HOME");

@@ -17,7 +17,8 @@ use futures_util::StreamExt;
 
 use super::{
     Container, ContainerState, ContainerSummary, Engine, EngineError, EngineEvent, EngineInfo,
-    HistoryEntry, Image, ImageSummary, PortMap, ProbeSpec, RunConfig, OWNER_LABEL, PROBE_LABEL,
+    HistoryEntry, Image, ImageSummary, OneShot, PortMap, ProbeSpec, Progress, Result, RunConfig,
+    OWNER_LABEL, PROBE_LABEL,
 };
 
 /// Deadline for one ordinary API call.
@@ -97,7 +98,7 @@ fn port_map(map: Option<HashMap<String, Option<Vec<PortBinding>>>>) -> PortMap {
 
 impl DockerEngine {
     /// Connect (without talking yet) to the endpoint [`super::endpoint::resolve`] picks.
-    pub fn connect() -> Result<Self, EngineError> {
+    pub fn connect() -> Result<Self> {
         let ep = super::endpoint::resolve().map_err(|detail| EngineError::Unreachable {
             endpoint: "the current docker context".into(),
             detail,
@@ -129,13 +130,13 @@ impl DockerEngine {
     /// reported then, unless its socket accepts connections: then it is alive but busy (Docker
     /// Desktop waking from Resource Saver, Podman's socket-activated service, a loaded machine),
     /// and it gets up to [`SLOW_ENGINE_DEADLINE`] more, with a line on stderr saying so.
-    pub async fn connect_and_ping() -> Result<Self, EngineError> {
+    pub async fn connect_and_ping() -> Result<Self> {
         Self::connect()?
             .handshake(CONNECT_DEADLINE, SLOW_ENGINE_DEADLINE)
             .await
     }
 
-    async fn handshake(self, first: Duration, more: Duration) -> Result<Self, EngineError> {
+    async fn handshake(self, first: Duration, more: Duration) -> Result<Self> {
         let engine = self;
         let endpoint = format!("{} ({})", engine.endpoint, engine.source);
         let unreachable = |detail: String| EngineError::Unreachable {
@@ -182,7 +183,7 @@ impl DockerEngine {
         &self,
         what: &str,
         fut: impl Future<Output = Result<T, BollardError>>,
-    ) -> Result<T, EngineError> {
+    ) -> Result<T> {
         match tokio::time::timeout(CALL_DEADLINE, fut).await {
             Ok(r) => r.map_err(|e| map_err(&self.endpoint, e)),
             Err(_) => Err(EngineError::Timeout {
@@ -195,7 +196,7 @@ impl DockerEngine {
     /// [`Self::call`], tried again (a few times, briefly) while the engine reports an image
     /// whose content another client is deleting right now: the containerd image store fails a
     /// whole image list, or an inspect, when one image's blobs vanish mid-read.
-    async fn call_settled<T, F, Fut>(&self, what: &str, mut make: F) -> Result<T, EngineError>
+    async fn call_settled<T, F, Fut>(&self, what: &str, mut make: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, BollardError>>,
@@ -216,6 +217,23 @@ impl DockerEngine {
                 }
             }
         }
+    }
+
+    /// Create a container of the grader's own, labelled as a probe owned by this process (so
+    /// `lab` removes it, and a later run sweeps it if this one dies); named `name` if given.
+    async fn create_probe(
+        &self,
+        what: &str,
+        name: Option<&str>,
+        mut body: ContainerCreateBody,
+    ) -> Result<bollard::models::ContainerCreateResponse> {
+        body.labels.get_or_insert_with(HashMap::new).extend([
+            (PROBE_LABEL.to_string(), "true".to_string()),
+            (OWNER_LABEL.to_string(), std::process::id().to_string()),
+        ]);
+        let opts = name.map(|n| CreateContainerOptionsBuilder::default().name(n).build());
+        self.call(what, self.docker.create_container(opts, body))
+            .await
     }
 }
 
@@ -245,7 +263,7 @@ fn is_not_found(e: &BollardError) -> bool {
 
 #[async_trait]
 impl Engine for DockerEngine {
-    async fn info(&self) -> Result<EngineInfo, EngineError> {
+    async fn info(&self) -> Result<EngineInfo> {
         let v = self
             .call("reading the version", self.docker.version())
             .await?;
@@ -269,7 +287,7 @@ impl Engine for DockerEngine {
         })
     }
 
-    async fn image(&self, reference: &str) -> Result<Option<Image>, EngineError> {
+    async fn image(&self, reference: &str) -> Result<Option<Image>> {
         let what = format!("inspecting image {reference}");
         let r = self
             .call_settled(&what, || async {
@@ -300,7 +318,7 @@ impl Engine for DockerEngine {
         }))
     }
 
-    async fn images(&self) -> Result<Vec<ImageSummary>, EngineError> {
+    async fn images(&self) -> Result<Vec<ImageSummary>> {
         let opts = ListImagesOptionsBuilder::default().all(false).build();
         let list = self
             .call_settled("listing images", || {
@@ -317,7 +335,7 @@ impl Engine for DockerEngine {
             .collect())
     }
 
-    async fn containers(&self) -> Result<Vec<ContainerSummary>, EngineError> {
+    async fn containers(&self) -> Result<Vec<ContainerSummary>> {
         let opts = ListContainersOptionsBuilder::default().all(true).build();
         let list = self
             .call(
@@ -346,7 +364,7 @@ impl Engine for DockerEngine {
             .collect())
     }
 
-    async fn container(&self, id: &str) -> Result<Option<Container>, EngineError> {
+    async fn container(&self, id: &str) -> Result<Option<Container>> {
         let r =
             tokio::time::timeout(CALL_DEADLINE, self.docker.inspect_container(id, None::<_>)).await;
         let c = match r {
@@ -425,7 +443,7 @@ impl Engine for DockerEngine {
         }))
     }
 
-    async fn logs_tail(&self, id: &str, lines: usize) -> Result<String, EngineError> {
+    async fn logs_tail(&self, id: &str, lines: usize) -> Result<String> {
         let opts = LogsOptionsBuilder::default()
             .stdout(true)
             .stderr(true)
@@ -446,7 +464,7 @@ impl Engine for DockerEngine {
         self.call("reading container logs", collect).await
     }
 
-    async fn start_probe(&self, spec: &ProbeSpec) -> Result<String, EngineError> {
+    async fn start_probe(&self, spec: &ProbeSpec) -> Result<String> {
         let port_key = format!("{}/tcp", spec.container_port);
         let mut bindings = HashMap::new();
         bindings.insert(
@@ -456,15 +474,10 @@ impl Engine for DockerEngine {
                 host_port: Some(String::new()),
             }]),
         );
-        let labels = HashMap::from([
-            (PROBE_LABEL.to_string(), "true".to_string()),
-            (OWNER_LABEL.to_string(), std::process::id().to_string()),
-        ]);
         let nanos = |d: std::time::Duration| d.as_nanos() as i64;
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             exposed_ports: Some(vec![port_key]),
-            labels: Some(labels),
             cmd: spec.cmd.clone(),
             // Zero fields inherit the image's: the test command stays the learner's.
             healthcheck: spec.health_interval.map(|i| bollard::models::HealthConfig {
@@ -484,13 +497,8 @@ impl Engine for DockerEngine {
             ..Default::default()
         };
         let name = probe_name();
-        let opts = CreateContainerOptionsBuilder::default().name(&name).build();
-        let created = self
-            .call(
-                "creating the probe container",
-                self.docker.create_container(Some(opts), body),
-            )
-            .await?;
+        let what = "creating the probe container";
+        let created = self.create_probe(what, Some(&name), body).await?;
         if let Err(e) = self
             .call(
                 "starting the probe container",
@@ -504,35 +512,18 @@ impl Engine for DockerEngine {
         Ok(created.id)
     }
 
-    async fn run_to_end(
-        &self,
-        image: &str,
-        cmd: &[String],
-        binds: &[String],
-        deadline: std::time::Duration,
-    ) -> Result<(i64, String), EngineError> {
-        let labels = HashMap::from([
-            (PROBE_LABEL.to_string(), "true".to_string()),
-            (OWNER_LABEL.to_string(), std::process::id().to_string()),
-        ]);
+    async fn run_to_end(&self, job: &OneShot) -> Result<(i64, String)> {
         let body = ContainerCreateBody {
-            image: Some(image.to_string()),
-            cmd: Some(cmd.to_vec()),
-            labels: Some(labels),
+            image: Some(job.image.clone()),
+            cmd: Some(job.cmd.clone()),
             host_config: Some(HostConfig {
-                binds: (!binds.is_empty()).then(|| binds.to_vec()),
+                binds: (!job.binds.is_empty()).then(|| job.binds.clone()),
                 ..Default::default()
             }),
             ..Default::default()
         };
         let created = self
-            .call(
-                "creating a container",
-                self.docker.create_container(
-                    None::<bollard::query_parameters::CreateContainerOptions>,
-                    body,
-                ),
-            )
+            .create_probe("creating a container", None, body)
             .await?;
         let run = async {
             self.docker.start_container(&created.id, None::<_>).await?;
@@ -549,12 +540,12 @@ impl Engine for DockerEngine {
             }
             Ok::<_, BollardError>(code)
         };
-        let code = match tokio::time::timeout(deadline, run).await {
+        let code = match tokio::time::timeout(job.deadline, run).await {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
             Err(_) => Err(EngineError::Timeout {
-                what: format!("running {}", cmd.join(" ")),
-                secs: deadline.as_secs(),
+                what: format!("running {}", job.cmd.join(" ")),
+                secs: job.deadline.as_secs(),
             }),
         };
         let log = self.logs_tail(&created.id, 200).await.unwrap_or_default();
@@ -562,7 +553,7 @@ impl Engine for DockerEngine {
         Ok((code?, log))
     }
 
-    async fn build(&self, context_tar: Vec<u8>, tag: &str) -> Result<(), EngineError> {
+    async fn build(&self, context_tar: Vec<u8>, tag: &str) -> Result<()> {
         let opts = bollard::query_parameters::BuildImageOptionsBuilder::default()
             .t(tag)
             .rm(true)
@@ -597,8 +588,8 @@ impl Engine for DockerEngine {
         &self,
         image: &str,
         to: &std::path::Path,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<u64, EngineError> {
+        progress: Progress<'_>,
+    ) -> Result<u64> {
         use tokio::io::AsyncWriteExt;
         let io = |e: std::io::Error| EngineError::Api(format!("writing {}: {e}", to.display()));
         let mut file = tokio::fs::File::create(to).await.map_err(io)?;
@@ -614,7 +605,7 @@ impl Engine for DockerEngine {
         Ok(total)
     }
 
-    async fn load_image(&self, from: &std::path::Path) -> Result<(), EngineError> {
+    async fn load_image(&self, from: &std::path::Path) -> Result<()> {
         let file = tokio::fs::File::open(from)
             .await
             .map_err(|e| EngineError::Api(format!("reading {}: {e}", from.display())))?;
@@ -629,7 +620,7 @@ impl Engine for DockerEngine {
         Ok(())
     }
 
-    async fn tag(&self, image: &str, repo: &str, tag: &str) -> Result<(), EngineError> {
+    async fn tag(&self, image: &str, repo: &str, tag: &str) -> Result<()> {
         let opts = bollard::query_parameters::TagImageOptionsBuilder::default()
             .repo(repo)
             .tag(tag)
@@ -638,7 +629,7 @@ impl Engine for DockerEngine {
             .await
     }
 
-    async fn exec(&self, id: &str, cmd: &[&str]) -> Result<(i64, String), EngineError> {
+    async fn exec(&self, id: &str, cmd: &[&str]) -> Result<(i64, String)> {
         use bollard::exec::{CreateExecOptions, StartExecResults};
         let run = async {
             let e = self
@@ -676,7 +667,7 @@ impl Engine for DockerEngine {
             .await
     }
 
-    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+    async fn remove(&self, id: &str) -> Result<()> {
         let opts = RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)
@@ -758,27 +749,15 @@ impl Engine for DockerEngine {
         image: &str,
         dir: &str,
         max_bytes: u64,
-    ) -> Result<BTreeMap<String, String>, EngineError> {
-        let labels = HashMap::from([
-            (PROBE_LABEL.to_string(), "true".to_string()),
-            (OWNER_LABEL.to_string(), std::process::id().to_string()),
-        ]);
+    ) -> Result<BTreeMap<String, String>> {
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
-            labels: Some(labels),
             cmd: Some(vec!["true".into()]),
             entrypoint: Some(vec![]),
             ..Default::default()
         };
-        let created = self
-            .call(
-                "creating a container to read the image's files",
-                self.docker.create_container(
-                    None::<bollard::query_parameters::CreateContainerOptions>,
-                    body,
-                ),
-            )
-            .await?;
+        let what = "creating a container to read the image's files";
+        let created = self.create_probe(what, None, body).await?;
         let opts = DownloadFromContainerOptionsBuilder::default()
             .path(dir)
             .build();
@@ -811,7 +790,7 @@ impl Engine for DockerEngine {
         Ok(parser.await.unwrap_or_default())
     }
 
-    async fn history(&self, reference: &str) -> Result<Vec<HistoryEntry>, EngineError> {
+    async fn history(&self, reference: &str) -> Result<Vec<HistoryEntry>> {
         match tokio::time::timeout(CALL_DEADLINE, self.docker.image_history(reference)).await {
             Ok(Ok(items)) => Ok(items
                 .into_iter()
@@ -830,7 +809,7 @@ impl Engine for DockerEngine {
         }
     }
 
-    async fn remove_image(&self, reference: &str) -> Result<bool, EngineError> {
+    async fn remove_image(&self, reference: &str) -> Result<bool> {
         let opts = bollard::query_parameters::RemoveImageOptionsBuilder::default()
             .force(true)
             .build();
@@ -850,9 +829,7 @@ impl Engine for DockerEngine {
         }
     }
 
-    async fn networks(
-        &self,
-    ) -> Result<Vec<(String, String, HashMap<String, String>)>, EngineError> {
+    async fn networks(&self) -> Result<Vec<(String, String, HashMap<String, String>)>> {
         let list = self
             .call(
                 "listing networks",
@@ -872,7 +849,7 @@ impl Engine for DockerEngine {
             .collect())
     }
 
-    async fn remove_network(&self, id: &str) -> Result<(), EngineError> {
+    async fn remove_network(&self, id: &str) -> Result<()> {
         self.call("removing a network", self.docker.remove_network(id))
             .await
     }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use super::{
     Container, ContainerSummary, Engine, EngineError, EngineInfo, HistoryEntry, Image,
-    ImageSummary, ProbeSpec,
+    ImageSummary, OneShot, ProbeSpec, Progress, Result,
 };
 
 /// A scripted engine.
@@ -28,7 +28,7 @@ pub struct FakeEngine {
 }
 
 impl FakeEngine {
-    fn err(&self) -> Result<(), EngineError> {
+    fn err(&self) -> Result<()> {
         match self.fail_with.lock().unwrap().clone() {
             Some(e) => Err(e),
             None => Ok(()),
@@ -46,7 +46,7 @@ impl FakeEngine {
 
 #[async_trait]
 impl Engine for FakeEngine {
-    async fn info(&self) -> Result<EngineInfo, EngineError> {
+    async fn info(&self) -> Result<EngineInfo> {
         self.err()?;
         Ok(EngineInfo {
             endpoint: "fake".into(),
@@ -56,11 +56,11 @@ impl Engine for FakeEngine {
             api_version: "1.41".into(),
         })
     }
-    async fn image(&self, reference: &str) -> Result<Option<Image>, EngineError> {
+    async fn image(&self, reference: &str) -> Result<Option<Image>> {
         self.err()?;
         Ok(self.images.lock().unwrap().get(reference).cloned())
     }
-    async fn images(&self) -> Result<Vec<ImageSummary>, EngineError> {
+    async fn images(&self) -> Result<Vec<ImageSummary>> {
         self.err()?;
         let mut seen = std::collections::HashSet::new();
         Ok(self
@@ -76,34 +76,30 @@ impl Engine for FakeEngine {
             })
             .collect())
     }
-    async fn containers(&self) -> Result<Vec<ContainerSummary>, EngineError> {
+    async fn containers(&self) -> Result<Vec<ContainerSummary>> {
         self.err()?;
+        let summary = |c: &Container| ContainerSummary {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            image: String::new(),
+            image_id: c.image_id.clone(),
+            state: c.status,
+            labels: c.labels.clone(),
+        };
         Ok(self
             .containers
             .lock()
             .unwrap()
             .iter()
-            .map(|c| ContainerSummary {
-                id: c.id.clone(),
-                name: c.name.clone(),
-                image: String::new(),
-                image_id: c.image_id.clone(),
-                state: c.status,
-                labels: c.labels.clone(),
-            })
+            .map(summary)
             .collect())
     }
-    async fn container(&self, id: &str) -> Result<Option<Container>, EngineError> {
+    async fn container(&self, id: &str) -> Result<Option<Container>> {
         self.err()?;
-        Ok(self
-            .containers
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|c| c.id == id)
-            .cloned())
+        let all = self.containers.lock().unwrap();
+        Ok(all.iter().find(|c| c.id == id).cloned())
     }
-    async fn logs_tail(&self, id: &str, _lines: usize) -> Result<String, EngineError> {
+    async fn logs_tail(&self, id: &str, _lines: usize) -> Result<String> {
         self.err()?;
         Ok(self
             .logs
@@ -113,29 +109,27 @@ impl Engine for FakeEngine {
             .cloned()
             .unwrap_or_default())
     }
-    async fn start_probe(&self, _spec: &ProbeSpec) -> Result<String, EngineError> {
+    async fn start_probe(&self, _spec: &ProbeSpec) -> Result<String> {
         self.err()?;
         Err(EngineError::Api(
             "the fake engine cannot run containers".into(),
         ))
     }
-    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+    async fn remove(&self, id: &str) -> Result<()> {
         self.err()?;
         self.removed.lock().unwrap().push(id.to_string());
         self.containers.lock().unwrap().retain(|c| c.id != id);
         Ok(())
     }
-    async fn remove_image(&self, reference: &str) -> Result<bool, EngineError> {
+    async fn remove_image(&self, reference: &str) -> Result<bool> {
         self.err()?;
         Ok(self.images.lock().unwrap().remove(reference).is_some())
     }
-    async fn networks(
-        &self,
-    ) -> Result<Vec<(String, String, HashMap<String, String>)>, EngineError> {
+    async fn networks(&self) -> Result<Vec<(String, String, HashMap<String, String>)>> {
         self.err()?;
         Ok(vec![])
     }
-    async fn history(&self, reference: &str) -> Result<Vec<HistoryEntry>, EngineError> {
+    async fn history(&self, reference: &str) -> Result<Vec<HistoryEntry>> {
         self.err()?;
         Ok(self
             .histories
@@ -145,38 +139,32 @@ impl Engine for FakeEngine {
             .cloned()
             .unwrap_or_default())
     }
-    async fn remove_network(&self, _id: &str) -> Result<(), EngineError> {
+    async fn remove_network(&self, _id: &str) -> Result<()> {
         self.err()
     }
-    async fn run_to_end(
-        &self,
-        _image: &str,
-        _cmd: &[String],
-        _binds: &[String],
-        _deadline: std::time::Duration,
-    ) -> Result<(i64, String), EngineError> {
+    async fn run_to_end(&self, _job: &OneShot) -> Result<(i64, String)> {
         self.err()?;
         Ok((0, String::new()))
     }
-    async fn build(&self, _context: Vec<u8>, _tag: &str) -> Result<(), EngineError> {
+    async fn build(&self, _context: Vec<u8>, _tag: &str) -> Result<()> {
         self.err()
     }
     async fn save_image(
         &self,
         _image: &str,
         _to: &std::path::Path,
-        _progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<u64, EngineError> {
+        _: Progress<'_>,
+    ) -> Result<u64> {
         self.err()?;
         Ok(0)
     }
-    async fn load_image(&self, _from: &std::path::Path) -> Result<(), EngineError> {
+    async fn load_image(&self, _from: &std::path::Path) -> Result<()> {
         self.err()
     }
-    async fn tag(&self, _image: &str, _repo: &str, _tag: &str) -> Result<(), EngineError> {
+    async fn tag(&self, _image: &str, _repo: &str, _tag: &str) -> Result<()> {
         self.err()
     }
-    async fn exec(&self, _id: &str, _cmd: &[&str]) -> Result<(i64, String), EngineError> {
+    async fn exec(&self, _id: &str, _cmd: &[&str]) -> Result<(i64, String)> {
         self.err()?;
         Ok((0, String::new()))
     }
@@ -188,7 +176,7 @@ impl Engine for FakeEngine {
         image: &str,
         _dir: &str,
         _max: u64,
-    ) -> Result<std::collections::BTreeMap<String, String>, EngineError> {
+    ) -> Result<std::collections::BTreeMap<String, String>> {
         use sha2::Digest;
         self.err()?;
         Ok(self

@@ -16,6 +16,9 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
+/// What the engine's calls return: a value, or an [`EngineError`].
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
 /// Label put on every container the grader starts itself; `lab` removes what carries it.
 pub const PROBE_LABEL: &str = "org.sre-lab.probe";
 /// Label holding the process id of the `lab` run that owns a probe (to sweep orphans).
@@ -213,6 +216,19 @@ pub struct Container {
     pub created: Option<SystemTime>,
 }
 
+/// A command run to its end in a throwaway container (`lab kit` downloading wheels).
+#[derive(Debug, Clone)]
+pub struct OneShot {
+    pub image: String,
+    pub cmd: Vec<String>,
+    /// Bind mounts, `HOST:CONTAINER[:ro]`.
+    pub binds: Vec<String>,
+    pub deadline: std::time::Duration,
+}
+
+/// Told the bytes written so far while an image is saved.
+pub type Progress<'a> = &'a (dyn Fn(u64) + Send + Sync);
+
 /// A container's process set-up, to compare with its image's.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunConfig {
@@ -290,58 +306,51 @@ impl std::fmt::Display for EngineEvent {
 #[async_trait]
 pub trait Engine: Send + Sync {
     /// Where the engine is and which version answers.
-    async fn info(&self) -> Result<EngineInfo, EngineError>;
+    async fn info(&self) -> Result<EngineInfo>;
     /// Inspect an image by reference or id; `None` when it does not exist.
-    async fn image(&self, reference: &str) -> Result<Option<Image>, EngineError>;
+    async fn image(&self, reference: &str) -> Result<Option<Image>>;
     /// All images.
-    async fn images(&self) -> Result<Vec<ImageSummary>, EngineError>;
+    async fn images(&self) -> Result<Vec<ImageSummary>>;
     /// An image's history, newest first (at most 1,000 entries); empty when it does not exist.
-    async fn history(&self, reference: &str) -> Result<Vec<HistoryEntry>, EngineError>;
+    async fn history(&self, reference: &str) -> Result<Vec<HistoryEntry>>;
     /// All containers, stopped ones included.
-    async fn containers(&self) -> Result<Vec<ContainerSummary>, EngineError>;
+    async fn containers(&self) -> Result<Vec<ContainerSummary>>;
     /// Inspect a container; `None` when it does not exist.
-    async fn container(&self, id: &str) -> Result<Option<Container>, EngineError>;
+    async fn container(&self, id: &str) -> Result<Option<Container>>;
     /// The last `lines` lines of a container's stdout and stderr.
-    async fn logs_tail(&self, id: &str, lines: usize) -> Result<String, EngineError>;
+    async fn logs_tail(&self, id: &str, lines: usize) -> Result<String>;
     /// Create and start a labelled, resource-limited probe container publishing its port on a
     /// free loopback port. Returns its id; the caller owns removing it.
-    async fn start_probe(&self, spec: &ProbeSpec) -> Result<String, EngineError>;
-    /// Run `cmd` in a new container of `image` with `binds` until it exits (or `deadline`);
-    /// its exit code and output (at most 64 KiB, the end kept). The container is removed.
-    async fn run_to_end(
-        &self,
-        image: &str,
-        cmd: &[String],
-        binds: &[String],
-        deadline: std::time::Duration,
-    ) -> Result<(i64, String), EngineError>;
+    async fn start_probe(&self, spec: &ProbeSpec) -> Result<String>;
+    /// Run a [`OneShot`] until it exits (or its deadline): its exit code and output (at most
+    /// 64 KiB, the end kept). The container is removed.
+    async fn run_to_end(&self, job: &OneShot) -> Result<(i64, String)>;
     /// Build an image from a tar build context; returns the build's last lines on failure.
-    async fn build(&self, context_tar: Vec<u8>, tag: &str) -> Result<(), EngineError>;
+    async fn build(&self, context_tar: Vec<u8>, tag: &str) -> Result<()>;
     /// Stream an image (`docker save`) into a file; `progress` gets the bytes written so far.
     async fn save_image(
         &self,
         image: &str,
         to: &std::path::Path,
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<u64, EngineError>;
+        progress: Progress<'_>,
+    ) -> Result<u64>;
     /// Load an image archive (`docker load`) from a file.
-    async fn load_image(&self, from: &std::path::Path) -> Result<(), EngineError>;
+    async fn load_image(&self, from: &std::path::Path) -> Result<()>;
     /// Give an image another name.
-    async fn tag(&self, image: &str, repo: &str, tag: &str) -> Result<(), EngineError>;
+    async fn tag(&self, image: &str, repo: &str, tag: &str) -> Result<()>;
     /// Run a command in a running container; its exit code and output (at most 64 KiB).
-    async fn exec(&self, id: &str, cmd: &[&str]) -> Result<(i64, String), EngineError>;
+    async fn exec(&self, id: &str, cmd: &[&str]) -> Result<(i64, String)>;
     /// Remove a container, running or not. Removing one that is gone is not an error.
-    async fn remove(&self, id: &str) -> Result<(), EngineError>;
+    async fn remove(&self, id: &str) -> Result<()>;
     /// The regular files under `dir` in an image, by path relative to `dir`, at most
     /// `max_bytes` in all (read through a created, never started, labelled container that is
     /// removed before returning).
     /// Remove an image or a tag; `Ok(false)` when it did not exist.
-    async fn remove_image(&self, reference: &str) -> Result<bool, EngineError>;
+    async fn remove_image(&self, reference: &str) -> Result<bool>;
     /// All networks: id, name and labels.
-    async fn networks(&self)
-        -> Result<Vec<(String, String, HashMap<String, String>)>, EngineError>;
+    async fn networks(&self) -> Result<Vec<(String, String, HashMap<String, String>)>>;
     /// Remove a network.
-    async fn remove_network(&self, id: &str) -> Result<(), EngineError>;
+    async fn remove_network(&self, id: &str) -> Result<()>;
     /// Engine events that can change a verdict (images tagged, pushed, removed; containers
     /// created, started, died, removed), the grader's own probes left out, until the receiver
     /// is dropped.
@@ -353,7 +362,7 @@ pub trait Engine: Send + Sync {
         image: &str,
         dir: &str,
         max_bytes: u64,
-    ) -> Result<BTreeMap<String, String>, EngineError>;
+    ) -> Result<BTreeMap<String, String>>;
 }
 
 impl Container {

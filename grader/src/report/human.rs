@@ -57,6 +57,7 @@ pub fn render(report: &Report, color: bool) -> String {
             step.title
         );
     }
+    let mark = |s: Status| paint(color, s, s.word());
     for step in &report.steps {
         let shown: Vec<_> = step
             .checks
@@ -78,42 +79,29 @@ pub fn render(report: &Report, color: bool) -> String {
             let _ = writeln!(
                 out,
                 "\n{} {}: {}{then}",
-                paint(color, step.status, step.status.word()),
+                mark(step.status),
                 step.id,
                 c.message
             );
             continue;
         }
-        let _ = writeln!(
-            out,
-            "\n{} {} ({})",
-            paint(color, step.status, step.status.word()),
-            step.id,
-            step.title
-        );
+        let _ = writeln!(out, "\n{} {} ({})", mark(step.status), step.id, step.title);
         for c in shown {
-            let _ = writeln!(
-                out,
-                "  {} {}: {}",
-                paint(color, c.status, c.status.word()),
-                c.id,
-                c.message
-            );
+            let _ = writeln!(out, "  {} {}: {}", mark(c.status), c.id, c.message);
             if c.status == Status::Pass {
                 // Context for the failures around it: one line is enough.
                 continue;
             }
-            if let Some(v) = &c.location {
-                let _ = writeln!(out, "      at:       {v}");
-            }
-            if let Some(v) = &c.expected {
-                let _ = writeln!(out, "      expected: {v}");
-            }
-            if let Some(v) = &c.found {
-                let _ = writeln!(out, "      found:    {v}");
-            }
-            if let Some(v) = &c.hint {
-                let _ = writeln!(out, "      fix:      {v}");
+            let fields = [
+                ("at:", &c.location),
+                ("expected:", &c.expected),
+                ("found:", &c.found),
+                ("fix:", &c.hint),
+            ];
+            for (label, v) in fields {
+                if let Some(v) = v {
+                    let _ = writeln!(out, "      {label:<9} {v}");
+                }
             }
             if let Some(v) = &c.detail {
                 let _ = writeln!(out, "      {}", v.trim_end().replace('\n', "\n      | "));

@@ -99,25 +99,25 @@ impl CheckResult {
     pub fn error(id: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(id, Status::Error, message)
     }
-    pub fn expected(mut self, v: impl Into<String>) -> Self {
-        self.expected = Some(v.into());
+    fn with(mut self, field: fn(&mut Self) -> &mut Option<String>, v: impl Into<String>) -> Self {
+        *field(&mut self) = Some(v.into());
         self
     }
-    pub fn found(mut self, v: impl Into<String>) -> Self {
-        self.found = Some(v.into());
-        self
+    pub fn expected(self, v: impl Into<String>) -> Self {
+        self.with(|c| &mut c.expected, v)
     }
-    pub fn hint(mut self, v: impl Into<String>) -> Self {
-        self.hint = Some(v.into());
-        self
+    pub fn found(self, v: impl Into<String>) -> Self {
+        self.with(|c| &mut c.found, v)
     }
-    pub fn at(mut self, v: impl Into<String>) -> Self {
-        self.location = Some(v.into());
-        self
+    pub fn hint(self, v: impl Into<String>) -> Self {
+        self.with(|c| &mut c.hint, v)
     }
-    pub fn evidence(mut self, v: impl Into<String>) -> Self {
-        self.evidence = Some(v.into());
-        self
+    /// Where in a file: `FILE:LINE:COLUMN`.
+    pub fn at(self, v: impl Into<String>) -> Self {
+        self.with(|c| &mut c.location, v)
+    }
+    pub fn evidence(self, v: impl Into<String>) -> Self {
+        self.with(|c| &mut c.evidence, v)
     }
     /// Evidence such as a log tail, capped at [`crate::bounded::MAX_DETAIL`] (its end kept).
     pub fn detail(mut self, v: impl Into<String>) -> Self {

@@ -50,6 +50,17 @@ fn parse(url: &str) -> Result<(String, u16, bool), String> {
     Ok((host.trim_matches(['[', ']']).to_string(), port, tls))
 }
 
+/// A bodiless `POST` to the room as the joined learner, within `budget`: the status, or
+/// `None` when the room did not answer in time or could not be reached.
+pub async fn post_as(link: &RoomLink, path: &str, budget: Duration) -> Option<u16> {
+    let fp = link.fingerprint.as_deref();
+    let sent = request(&link.url, fp, "POST", path, Some(&link.token), None);
+    match tokio::time::timeout(budget, sent).await {
+        Ok(Ok((status, _))) => Some(status),
+        _ => None,
+    }
+}
+
 /// One HTTP/1.1 request; returns the status and body (at most 64 KiB read). An https:// room
 /// needs the certificate's `fingerprint`, and only that certificate is trusted.
 pub async fn request(

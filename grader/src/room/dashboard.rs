@@ -106,7 +106,7 @@ pub struct TokenQuery {
 /// SameSite=Strict cookie, and the browser is sent to the clean URL.
 fn page(
     room: &Room,
-    who: Result<Instructor, ApiError>,
+    who: Who,
     q: &TokenQuery,
     here: &str,
     render: impl FnOnce(&RoomView) -> Result<String, String>,
@@ -139,32 +139,23 @@ fn page(
 }
 
 type Shared = State<Arc<Room>>;
+/// The instructor, or why the request is not theirs (a page says so, with what to do).
+type Who = Result<Instructor, ApiError>;
+type Token = Query<TokenQuery>;
 
-pub async fn dashboard(
-    State(room): Shared,
-    who: Result<Instructor, ApiError>,
-    Query(q): Query<TokenQuery>,
-) -> Response {
+pub async fn dashboard(State(room): Shared, who: Who, Query(q): Token) -> Response {
     page(&room, who, &q, "/", dashboard_html)
 }
 
-pub async fn fragment(State(room): Shared, who: Result<Instructor, ApiError>) -> Response {
+pub async fn fragment(State(room): Shared, who: Who) -> Response {
     page(&room, who, &TokenQuery { token: None }, "/", room_fragment)
 }
 
-pub async fn projector(
-    State(room): Shared,
-    who: Result<Instructor, ApiError>,
-    Query(q): Query<TokenQuery>,
-) -> Response {
+pub async fn projector(State(room): Shared, who: Who, Query(q): Token) -> Response {
     page(&room, who, &q, "/projector", projector_html)
 }
 
-pub async fn learner(
-    State(room): Shared,
-    who: Result<Instructor, ApiError>,
-    UrlPath(id): UrlPath<i64>,
-) -> Response {
+pub async fn learner(State(room): Shared, who: Who, UrlPath(id): UrlPath<i64>) -> Response {
     let shown = who
         .and_then(|_| room.learner_report(id))
         .and_then(|(l, r)| {

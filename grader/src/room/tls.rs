@@ -127,6 +127,18 @@ struct Pinned {
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
+type Cert<'a> = CertificateDer<'a>;
+type Dss = rustls::DigitallySignedStruct;
+type SignatureVerdict = Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error>;
+
+impl Pinned {
+    /// The provider's signature algorithms: the pin replaces trust in the certificate's issuer,
+    /// not the check that the handshake was signed with the certificate's key.
+    fn algorithms(&self) -> rustls::crypto::WebPkiSupportedAlgorithms {
+        self.provider.signature_verification_algorithms
+    }
+}
+
 impl rustls::client::danger::ServerCertVerifier for Pinned {
     fn verify_server_cert(
         &self,
@@ -147,38 +159,16 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
         }
     }
 
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+    fn verify_tls12_signature(&self, m: &[u8], c: &Cert<'_>, d: &Dss) -> SignatureVerdict {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.algorithms())
     }
 
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+    fn verify_tls13_signature(&self, m: &[u8], c: &Cert<'_>, d: &Dss) -> SignatureVerdict {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.algorithms())
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.algorithms().supported_schemes()
     }
 }
 
