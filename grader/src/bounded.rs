@@ -164,12 +164,12 @@ pub fn read_text(path: &Path, limit: u64, within: Option<&Path>) -> Result<Strin
 /// What a bounded child process did.
 #[derive(Debug)]
 pub struct Finished {
-    /// The exit code, or `None` when a signal ended it.
-    pub code: Option<i32>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     /// True when the output went past the limit (the process was then killed).
     pub truncated: bool,
+    /// The exit code, or `None` when a signal ended it.
+    pub code: Option<i32>,
 }
 
 /// Run a learner's program: in its own process group, its stdout and stderr read up to `limit`

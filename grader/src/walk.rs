@@ -60,16 +60,22 @@ pub fn files(root: &Path, rel: &Path, max: usize) -> Vec<PathBuf> {
 mod tests {
     use super::*;
 
+    /// A temporary directory holding these files (and their folders).
+    fn tree(files: &[&str]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for f in files {
+            let path = d.path().join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x").unwrap();
+        }
+        d
+    }
+
     #[test]
     fn walks_regular_files_skips_caches_and_follows_no_symlink() {
-        let d = tempfile::tempdir().unwrap();
+        let caches = ["src/__pycache__/main.pyc", ".venv/bin/python"];
+        let d = tree(&[&["src/main.py", "Dockerfile"][..], &caches].concat());
         let p = d.path();
-        std::fs::create_dir_all(p.join("src/__pycache__")).unwrap();
-        std::fs::create_dir_all(p.join(".venv/bin")).unwrap();
-        std::fs::write(p.join("src/main.py"), "x").unwrap();
-        std::fs::write(p.join("src/__pycache__/main.pyc"), "x").unwrap();
-        std::fs::write(p.join(".venv/bin/python"), "x").unwrap();
-        std::fs::write(p.join("Dockerfile"), "x").unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink(p, p.join("src/loop")).unwrap();
         let all = files(p, Path::new(""), 100);

@@ -193,17 +193,11 @@ pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
             .evidence("the bindings Compose made, as the engine reports them"),
         );
     } else if !svc.ports.contains(&(Some(host_port), port)) {
-        let found: Vec<String> = svc
-            .ports
-            .iter()
-            .map(|(h, c)| {
-                format!(
-                    "{}:{c}",
-                    h.map(|h| h.to_string())
-                        .unwrap_or_else(|| "(random)".into())
-                )
-            })
-            .collect();
+        let shown = |(h, c): &(Option<u16>, u16)| match h {
+            Some(h) => format!("{h}:{c}"),
+            None => format!("(random):{c}"),
+        };
+        let found: Vec<String> = svc.ports.iter().map(shown).collect();
         out.push(
             CheckResult::fail(
                 id("service"),

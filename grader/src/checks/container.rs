@@ -203,19 +203,12 @@ pub async fn check(ctx: &Ctx, step: &str, spec: &Spec) -> Vec<CheckResult> {
     let published = c.host_port(port);
     match published.as_deref() {
         None => {
-            let other: Vec<String> = c
-                .port_bindings
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{k} -> {}",
-                        v.iter()
-                            .map(|(_, p)| p.as_str())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    )
-                })
-                .collect();
+            // `5000/tcp -> 8080,8081`: the container port and the host ports bound to it.
+            let binding = |(k, v): (&String, &Vec<(String, String)>)| {
+                let hosts: Vec<&str> = v.iter().map(|(_, p)| p.as_str()).collect();
+                format!("{k} -> {}", hosts.join(","))
+            };
+            let other: Vec<String> = c.port_bindings.iter().map(binding).collect();
             let found = if other.is_empty() {
                 "no published ports (no -p)".to_string()
             } else {
@@ -358,7 +351,7 @@ mod tests {
     use super::*;
     use crate::checks::testkit::{app_image, ctx, http, workspace};
     use crate::engine::fake::FakeEngine;
-    use crate::engine::Container;
+    use crate::engine::{Container, ContainerState};
     use crate::report::Status;
 
     /// The run step's container check of `python-docker-app:latest` on port 5000.
@@ -372,19 +365,28 @@ mod tests {
         check(&ctx(fake, &workspace()), "run", &spec).await
     }
 
+    /// A container named as its id, of `image_id`, in `status`.
+    fn container(id: &str, image_id: &str, status: ContainerState) -> Container {
+        Container {
+            id: id.into(),
+            name: id.into(),
+            image_id: image_id.into(),
+            status,
+            running: status == ContainerState::Running,
+            restarting: status == ContainerState::Restarting,
+            ..Container::default()
+        }
+    }
+
     #[tokio::test]
     async fn a_crash_loop_is_diagnosed_from_the_log() {
         let fake = FakeEngine::default();
         fake.add_image(app_image("sha256:aaa", &["python-docker-app:latest"]));
         fake.containers.lock().unwrap().push(Container {
-            id: "c1".into(),
             name: "web".into(),
-            image_id: "sha256:aaa".into(),
-            status: crate::engine::ContainerState::Restarting,
-            restarting: true,
             restart_count: 4,
             exit_code: 127,
-            ..Container::default()
+            ..container("c1", "sha256:aaa", ContainerState::Restarting)
         });
         fake.logs.lock().unwrap().insert(
             "c1".into(),
@@ -413,14 +415,8 @@ mod tests {
         fake.add_image(app_image("sha256:aaa", &["python-docker-app:latest"]));
         // Another project, served the same way (same CMD and WORKDIR), under its own name.
         fake.add_image(app_image("sha256:bbb", &["other-app:latest"]));
-        fake.containers.lock().unwrap().push(Container {
-            id: "theirs".into(),
-            name: "theirs".into(),
-            image_id: "sha256:bbb".into(),
-            status: crate::engine::ContainerState::Running,
-            running: true,
-            ..Container::default()
-        });
+        let theirs = container("theirs", "sha256:bbb", ContainerState::Running);
+        fake.containers.lock().unwrap().push(theirs);
         let grade = |fake| async move {
             grade_run(fake)
                 .await
@@ -436,11 +432,7 @@ mod tests {
         let fake = FakeEngine::default();
         fake.add_image(app_image("sha256:aaa", &["python-docker-app:latest"]));
         let compose_on = |port: &str| Container {
-            id: "svc".into(),
             name: "proj-web-1".into(),
-            image_id: "sha256:ccc".into(),
-            status: crate::engine::ContainerState::Running,
-            running: true,
             published: BTreeMap::from([(
                 "5000/tcp".to_string(),
                 vec![("0.0.0.0".to_string(), port.to_string())],
@@ -449,15 +441,9 @@ mod tests {
                 crate::engine::compose_label::PROJECT.to_string(),
                 "proj".to_string(),
             )]),
-            ..Container::default()
+            ..container("svc", "sha256:ccc", ContainerState::Running)
         };
-        let ours = Container {
-            id: "web".into(),
-            name: "web".into(),
-            image_id: "sha256:aaa".into(),
-            status: crate::engine::ContainerState::Exited,
-            ..Container::default()
-        };
+        let ours = container("web", "sha256:aaa", ContainerState::Exited);
         fake.containers
             .lock()
             .unwrap()

@@ -422,16 +422,14 @@ async fn serve(ctx: &Ctx, id: &str, python: &Path, app: &str, http: &HttpExpect)
         }
     })
     .await;
+    let took = result.elapsed.as_secs_f64();
     match matches_expectation(http, &result.last) {
-        Ok(()) => CheckResult::pass(
-            id,
-            format!(
-                "gunicorn from this environment served {app} (HTTP {} in {:.1} s) and was stopped",
-                http.status,
-                result.elapsed.as_secs_f64()
-            ),
-        )
-        .evidence("lab started gunicorn from the environment on a free loopback port"),
+        Ok(()) => {
+            let status = http.status;
+            let served = format!("gunicorn from this environment served {app} (HTTP {status} in {took:.1} s) and was stopped");
+            CheckResult::pass(id, served)
+                .evidence("lab started gunicorn from the environment on a free loopback port")
+        }
         Err(how) => {
             let log = crate::bounded::read_tail(&log_path, 64 * 1024);
             let tail: Vec<&str> = log

@@ -105,15 +105,34 @@ impl Leftovers {
     }
 }
 
+/// What was graded: the commit, and the repository as the CI's environment names it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Provenance {
+    pub commit: Option<String>,
+    /// `OWNER/NAME` (GitHub, GitLab), when the CI says.
+    pub repository: Option<String>,
+    /// The repository's owner, from the CI's environment.
+    pub owner: Option<String>,
+}
+
+impl Provenance {
+    /// `commit`, with the repository from GitHub's or GitLab's variables.
+    fn from_env(commit: Option<String>) -> Provenance {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Provenance {
+            commit,
+            repository: var("GITHUB_REPOSITORY").or_else(|| var("CI_PROJECT_PATH")),
+            owner: var("GITHUB_REPOSITORY_OWNER").or_else(|| var("CI_PROJECT_NAMESPACE")),
+        }
+    }
+}
+
 /// A finished run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub run: String,
-    pub commit: Option<String>,
-    /// `OWNER/NAME`, from the CI's environment (GitHub, GitLab), when it says.
-    pub repository: Option<String>,
-    /// The repository's owner, from the CI's environment.
-    pub owner: Option<String>,
+    #[serde(flatten)]
+    pub source: Provenance,
     pub replay: Vec<StepReplay>,
     pub leftovers: Leftovers,
     #[serde(skip)]
@@ -437,12 +456,9 @@ pub async fn run(
         Some(Err(e)) => return Err(e),
         None => Report::default(),
     };
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     Ok(Outcome {
         run: run_id,
-        commit,
-        repository: var("GITHUB_REPOSITORY").or_else(|| var("CI_PROJECT_PATH")),
-        owner: var("GITHUB_REPOSITORY_OWNER").or_else(|| var("CI_PROJECT_NAMESPACE")),
+        source: Provenance::from_env(commit),
         replay: replays,
         leftovers,
         report,
@@ -716,15 +732,14 @@ impl Run {
         model
             .apply_merge()
             .map_err(|e| refused(format!("{shown}: a `<<:` merge key cannot be applied: {e}")))?;
-        let port = ci_port(&self.names);
-        let yaml = vet::vet(
-            &model,
-            &self.copy,
-            &vars,
-            port,
-            &[(RUN_LABEL.to_string(), self.names.run.clone())],
-        )
-        .map_err(|r| refused(format!("{shown}: {r}")))?;
+        let labels = [(RUN_LABEL.to_string(), self.names.run.clone())];
+        let run = vet::Run {
+            repo: &self.copy,
+            vars: &vars,
+            port: ci_port(&self.names),
+            labels: &labels,
+        };
+        let yaml = vet::vet(&model, &run).map_err(|r| refused(format!("{shown}: {r}")))?;
         std::fs::write(self.work.join("compose.vetted.yaml"), yaml)
             .map_err(|e| refused(format!("cannot write the vetted compose file: {e}")))?;
         Ok(choice

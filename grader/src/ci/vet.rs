@@ -93,15 +93,20 @@ pub struct PortSwap {
     pub run: u16,
 }
 
-/// Vet the merged compose model of repository `repo` and return the YAML to run instead.
-/// `labels` are added to every service (the run's sweep finds them by label).
-pub fn vet(
-    model: &Value,
-    repo: &Path,
-    vars: &HashMap<String, String>,
-    port: PortSwap,
-    labels: &[(String, String)],
-) -> Result<String, Refusal> {
+/// What a run vets a compose model against.
+#[derive(Debug, Clone, Copy)]
+pub struct Run<'a> {
+    /// The repository's copy: every path must stay inside it.
+    pub repo: &'a Path,
+    /// What Compose interpolates with.
+    pub vars: &'a HashMap<String, String>,
+    pub port: PortSwap,
+    /// Added to every service (the run's sweep finds them by label).
+    pub labels: &'a [(String, String)],
+}
+
+/// Vet the merged compose model of a repository and return the YAML to run instead.
+pub fn vet(model: &Value, run: &Run) -> Result<String, Refusal> {
     let refuse = |at: &str, why: String| Refusal {
         at: at.to_string(),
         why,
@@ -128,7 +133,7 @@ pub fn vet(
                     let at = format!("services.{n}");
                     vetted.insert(
                         name.clone(),
-                        vet_service(svc, &at, repo, vars, port, labels)?,
+                        vet_service(svc, &at, run)?,
                     );
                 }
                 out.insert(k.clone(), Value::Mapping(vetted));
@@ -154,14 +159,13 @@ pub fn vet(
         .map_err(|e| refuse("(top)", format!("cannot be written back: {e}")))
 }
 
-fn vet_service(
-    svc: &Value,
-    at: &str,
-    repo: &Path,
-    vars: &HashMap<String, String>,
-    port: PortSwap,
-    labels: &[(String, String)],
-) -> Result<Value, Refusal> {
+fn vet_service(svc: &Value, at: &str, run: &Run) -> Result<Value, Refusal> {
+    let Run {
+        repo,
+        vars,
+        port,
+        labels,
+    } = *run;
     let refuse = |key: &str, why: String| Refusal {
         at: format!("{at}.{key}"),
         why,
@@ -487,15 +491,19 @@ mod tests {
         let mut v: Value = serde_norway::from_str(yaml).unwrap();
         v.apply_merge().unwrap();
         let vars = HashMap::from([("HOST_DIR".to_string(), "/etc".to_string())]);
+        let labels = [("org.sre-lab.ci.run".into(), "r1".into())];
+        let port = PortSwap {
+            lab: 5000,
+            run: 41234,
+        };
         vet(
             &v,
-            Path::new("/w/repo"),
-            &vars,
-            PortSwap {
-                lab: 5000,
-                run: 41234,
+            &Run {
+                repo: Path::new("/w/repo"),
+                vars: &vars,
+                port,
+                labels: &labels,
             },
-            &[("org.sre-lab.ci.run".into(), "r1".into())],
         )
     }
 

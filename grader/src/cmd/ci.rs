@@ -87,7 +87,7 @@ pub async fn run(args: CiArgs) -> Result {
 fn context(o: &Outcome) -> Vec<String> {
     // The summary names the engine itself, and GitHub's commit when it runs there.
     let mut c = vec![format!("Run: {}", o.run)];
-    if let (Some(sha), None) = (&o.commit, std::env::var_os("GITHUB_SHA")) {
+    if let (Some(sha), None) = (&o.source.commit, std::env::var_os("GITHUB_SHA")) {
         c.push(format!("Graded commit: {sha}"));
     }
     c
@@ -109,7 +109,7 @@ fn submission(o: &Outcome) -> scores::Submission {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     let server = var("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into());
     let repo_url = var("GITHUB_REPOSITORY").map(|r| format!("{server}/{r}"));
-    let sha = o.commit.clone().unwrap_or_default();
+    let sha = o.source.commit.clone().unwrap_or_default();
     let commit = var("COMMIT_URL")
         .or_else(|| repo_url.as_ref().map(|u| format!("{u}/commit/{sha}")))
         .unwrap_or_else(|| sha.clone());
@@ -169,6 +169,7 @@ fn write_outputs(dir: &Path, lab: &Lab, o: &Outcome, context: &[String]) -> Resu
         .map_err(|e| Error::Failed(format!("cannot create {}: {e}", dir.display())))?;
     let rows = scores::rows(lab, &o.report);
     let sha = o
+        .source
         .commit
         .clone()
         .unwrap_or_else(|| "(unknown commit)".into());

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -584,12 +585,7 @@ impl Engine for DockerEngine {
         }
     }
 
-    async fn save_image(
-        &self,
-        image: &str,
-        to: &std::path::Path,
-        progress: Progress<'_>,
-    ) -> Result<u64> {
+    async fn save_image(&self, image: &str, to: &Path, progress: Progress<'_>) -> Result<u64> {
         use tokio::io::AsyncWriteExt;
         let io = |e: std::io::Error| EngineError::Api(format!("writing {}: {e}", to.display()));
         let mut file = tokio::fs::File::create(to).await.map_err(io)?;
@@ -605,7 +601,7 @@ impl Engine for DockerEngine {
         Ok(total)
     }
 
-    async fn load_image(&self, from: &std::path::Path) -> Result<()> {
+    async fn load_image(&self, from: &Path) -> Result<()> {
         let file = tokio::fs::File::open(from)
             .await
             .map_err(|e| EngineError::Api(format!("reading {}: {e}", from.display())))?;
@@ -972,7 +968,7 @@ mod tests {
 
     /// A unix socket that accepts connections and answers `/version` after `delay`, or never.
     #[cfg(unix)]
-    async fn slow_engine(dir: &std::path::Path, delay: Option<Duration>) -> DockerEngine {
+    async fn slow_engine(dir: &Path, delay: Option<Duration>) -> DockerEngine {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let path = dir.join("engine.sock");
         let listener = tokio::net::UnixListener::bind(&path).unwrap();
@@ -1003,6 +999,17 @@ mod tests {
         }
     }
 
+    /// The handshake's error (it must fail) with these deadlines, and how long it took.
+    async fn refusal(engine: DockerEngine, first_ms: u64, more_ms: u64) -> (String, Duration) {
+        let started = std::time::Instant::now();
+        let ms = Duration::from_millis;
+        let r = engine.handshake(ms(first_ms), ms(more_ms)).await;
+        (
+            r.err().expect("the handshake fails").to_string(),
+            started.elapsed(),
+        )
+    }
+
     #[cfg(unix)]
     #[tokio::test]
     async fn a_slow_engine_that_accepts_the_connection_is_waited_for() {
@@ -1019,18 +1026,12 @@ mod tests {
     async fn an_engine_that_accepts_but_never_answers_is_reported_after_the_longer_wait() {
         let dir = tempfile::tempdir().unwrap();
         let engine = slow_engine(dir.path(), None).await;
-        let started = std::time::Instant::now();
-        let err = engine
-            .handshake(Duration::from_millis(100), Duration::from_millis(300))
-            .await
-            .err()
-            .expect("no answer is an error");
+        let (err, took) = refusal(engine, 100, 300).await;
         assert!(
-            err.to_string()
-                .contains("accepts connections but gave no answer within 0.4 s"),
+            err.contains("accepts connections but gave no answer within 0.4 s"),
             "{err}"
         );
-        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(took < Duration::from_secs(3));
     }
 
     #[cfg(unix)]
@@ -1046,17 +1047,9 @@ mod tests {
             endpoint: host,
             source: "test".into(),
         };
-        let started = std::time::Instant::now();
-        let err = engine
-            .handshake(Duration::from_secs(5), Duration::from_secs(5))
-            .await
-            .err()
-            .expect("nobody listens");
-        assert!(err.to_string().contains("does not answer"), "{err}");
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "refused at once"
-        );
+        let (err, took) = refusal(engine, 5000, 5000).await;
+        assert!(err.contains("does not answer"), "{err}");
+        assert!(took < Duration::from_secs(3), "refused at once");
     }
 
     #[test]

@@ -149,12 +149,7 @@ impl Engine for FakeEngine {
     async fn build(&self, _context: Vec<u8>, _tag: &str) -> Result<()> {
         self.err()
     }
-    async fn save_image(
-        &self,
-        _image: &str,
-        _to: &std::path::Path,
-        _: Progress<'_>,
-    ) -> Result<u64> {
+    async fn save_image(&self, _: &str, _: &std::path::Path, _: Progress<'_>) -> Result<u64> {
         self.err()?;
         Ok(0)
     }

@@ -133,24 +133,25 @@ pub struct EngineInfo {
 #[derive(Debug, Clone, Default)]
 pub struct Image {
     pub id: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub created: Option<SystemTime>,
     /// Kept in the containerd image store (inspect has a `Descriptor`): the id is the image's
     /// index digest, and history sizes are disk usage (about a quarter more than the legacy
     /// store reports for the same layers).
     pub containerd_store: bool,
-    pub repo_tags: Vec<String>,
-    pub repo_digests: Vec<String>,
-    pub created: Option<SystemTime>,
-    pub working_dir: String,
-    pub env: Vec<String>,
-    pub exposed_ports: Vec<String>,
-    pub cmd: Vec<String>,
-    pub entrypoint: Vec<String>,
-    pub user: String,
-    /// The HEALTHCHECK test (`["CMD", ...]` or `["CMD-SHELL", "..."]`), empty when none.
-    pub healthcheck: Vec<String>,
-    pub labels: HashMap<String, String>,
     /// Layer digests of the root filesystem, base image first.
     pub layers: Vec<String>,
+    pub labels: HashMap<String, String>,
+    // How a container of it starts, unless `docker run` says otherwise.
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub working_dir: String,
+    pub user: String,
+    pub env: Vec<String>,
+    pub exposed_ports: Vec<String>,
+    /// The HEALTHCHECK test (`["CMD", ...]` or `["CMD-SHELL", "..."]`), empty when none.
+    pub healthcheck: Vec<String>,
 }
 
 /// One row of the image list.

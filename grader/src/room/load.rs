@@ -18,10 +18,11 @@ use crate::report::{CheckResult, Report, Status, StepReport, SCHEMA_VERSION};
 /// What the run measured.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    pub posts: usize,
-    pub errors: usize,
+    /// Each report's round trip, and the time until the instructor's stream told of it.
     pub latencies: Vec<Duration>,
     pub to_stream: Vec<Duration>,
+    pub posts: usize,
+    pub errors: usize,
 }
 
 fn pct(v: &mut [Duration], p: f64) -> Duration {

@@ -83,12 +83,18 @@ pub struct Glance {
     pub present: usize,
     pub online: usize,
     pub steps: Vec<GlanceStep>,
-    /// Where the schedule says the room is now (counted from the first join), and where the
-    /// median learner is.
-    pub planned: Option<String>,
-    pub median_on: Option<String>,
+    pub pace: Pace,
+}
+
+/// The room against the schedule.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Pace {
     /// The median learner is on an earlier step than the schedule's.
     pub behind: bool,
+    /// Where the schedule says the room is now (counted from the first join).
+    pub planned: Option<String>,
+    /// Where the median learner is.
+    pub median_on: Option<String>,
 }
 
 /// A learner who has been on the same failing step longest: first in "needs help first".
@@ -395,9 +401,11 @@ fn glance<'a>(
         present: present.len(),
         online: rows.iter().filter(|r| r.online).count(),
         steps,
-        planned,
-        median_on,
-        behind: matches!((median_pos, planned_step), (Some(m), Some(p)) if (m as usize) < p),
+        pace: Pace {
+            behind: matches!((median_pos, planned_step), (Some(m), Some(p)) if (m as usize) < p),
+            planned,
+            median_on,
+        },
     }
 }
 
@@ -455,6 +463,34 @@ mod tests {
         }
     }
 
+    /// Ana, Bo and Cy (ids 1 to 3), all joined at T0.
+    fn three_joined_at_t0() -> [store::Learner; 3] {
+        [(1, "Ana"), (2, "Bo"), (3, "Cy")].map(|(id, name)| learner(id, name, T0))
+    }
+
+    /// Results from `"LEARNER STEP pass|fail MINUTES_AFTER_T0, ..."`.
+    fn timeline(events: &str) -> Vec<store::StoredStep> {
+        events
+            .split(", ")
+            .map(|e| match e.split(' ').collect::<Vec<_>>()[..] {
+                [who, step, status, min] => {
+                    let status = if status == "pass" {
+                        Status::Pass
+                    } else {
+                        Status::Fail
+                    };
+                    result(
+                        who.parse().unwrap(),
+                        step,
+                        status,
+                        T0 + min.parse::<i64>().unwrap() * 60,
+                    )
+                }
+                _ => panic!("not LEARNER STEP STATUS MINUTES: {e}"),
+            })
+            .collect()
+    }
+
     fn result(learner: i64, step: &str, status: Status, since: i64) -> store::StoredStep {
         let check = match status {
             Status::Pass => CheckResult::pass(format!("{step}.x"), "ok"),
@@ -487,25 +523,17 @@ mod tests {
             .steps
             .iter()
             .all(|s| s.passed == 0 && s.percent == 0));
-        assert!(v.glance.planned.is_none() && v.help.is_empty());
+        assert!(v.glance.pace.planned.is_none() && v.help.is_empty());
     }
 
     #[test]
     fn the_median_time_per_step_runs_from_the_step_before() {
-        let l = [
-            learner(1, "Ana", T0),
-            learner(2, "Bo", T0),
-            learner(3, "Cy", T0),
-        ];
-        let r = [
-            // After the 45 minutes of setup, the sample app and the break the schedule puts before
-            // it, dockerfile took 30, 40 and 55 minutes: median 40 (plan 45).
-            result(1, "dockerfile", Status::Pass, T0 + 75 * 60),
-            result(2, "dockerfile", Status::Pass, T0 + 85 * 60),
-            result(3, "dockerfile", Status::Pass, T0 + 100 * 60),
-            // build 30 minutes after Ana's dockerfile: plan 20, so slow.
-            result(1, "build", Status::Pass, T0 + 105 * 60),
-        ];
+        let l = three_joined_at_t0();
+        // After the 45 minutes of setup, the sample app and the break the schedule puts before
+        // it, dockerfile took 30, 40 and 55 minutes: median 40 (plan 45). Ana's build came 30
+        // minutes after her dockerfile: plan 20, so slow.
+        let r = timeline("1 dockerfile pass 75, 2 dockerfile pass 85, 3 dockerfile pass 100");
+        let r = [r, timeline("1 build pass 105")].concat();
         let v = view(&lab(), &l, &r, T0 + 106 * 60, 600);
         let s = &v.glance.steps;
         assert_eq!((s[0].passed, s[0].percent), (3, 100));
@@ -518,27 +546,20 @@ mod tests {
         assert_eq!(s[2].median_min, None);
         // Joined at T0, 106 minutes later the plan (from setup, where they join) is at the
         // build step; the median learner is on build too.
-        assert_eq!(v.glance.planned.as_deref(), Some("Build the image"));
-        assert_eq!(v.glance.median_on.as_deref(), Some("Build the image"));
-        assert!(!v.glance.behind);
+        assert_eq!(v.glance.pace.planned.as_deref(), Some("Build the image"));
+        assert_eq!(v.glance.pace.median_on.as_deref(), Some("Build the image"));
+        assert!(!v.glance.pace.behind);
         let later = view(&lab(), &l, &r, T0 + 205 * 60, 600);
-        assert!(later.glance.behind, "{:?}", later.glance);
+        assert!(later.glance.pace.behind, "{:?}", later.glance);
     }
 
     #[test]
     fn who_needs_help_first_is_who_has_failed_the_same_step_longest() {
-        let l = [
-            learner(1, "Ana", T0),
-            learner(2, "Bo", T0),
-            learner(3, "Cy", T0),
-        ];
-        let r = [
-            result(1, "dockerfile", Status::Fail, T0 + 5 * 60),
-            result(2, "dockerfile", Status::Fail, T0 + 25 * 60),
-            result(3, "dockerfile", Status::Pass, T0 + 5 * 60),
-            // Cy fails a later step, but only just.
-            result(3, "build", Status::Fail, T0 + 29 * 60),
-        ];
+        let l = three_joined_at_t0();
+        // Cy fails a later step, but only just.
+        let r = timeline(
+            "1 dockerfile fail 5, 2 dockerfile fail 25, 3 dockerfile pass 5, 3 build fail 29",
+        );
         let v = view(&lab(), &l, &r, T0 + 30 * 60, 600);
         let names: Vec<&str> = v.help.iter().map(|h| h.name.as_str()).collect();
         assert_eq!(names, ["Ana", "Bo", "Cy"]);
