@@ -89,6 +89,12 @@ impl Drop for Driver {
     }
 }
 
+/// Send a WebDriver command; the answer's `value`.
+async fn webdriver_value(request: reqwest::RequestBuilder) -> Value {
+    let answer: Value = request.send().await.unwrap().json().await.unwrap();
+    answer["value"].clone()
+}
+
 impl Driver {
     pub async fn start() -> Driver {
         let port = TcpListener::bind("127.0.0.1:0")
@@ -150,30 +156,12 @@ impl Driver {
         } else {
             format!("{}/session/{}{path}", self.base, self.session)
         };
-        let v: Value = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["value"].clone()
+        webdriver_value(self.http.post(url).json(&body)).await
     }
 
     pub async fn get(&self, path: &str) -> Value {
-        let v: Value = self
-            .http
-            .get(format!("{}/session/{}{path}", self.base, self.session))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["value"].clone()
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        webdriver_value(self.http.get(url)).await
     }
 
     pub async fn open(&self, url: &str) {
@@ -208,6 +196,12 @@ impl Driver {
     }
 
     /// Wait until a script returns true.
+    /// Open `url` and wait until `script` is true on it.
+    pub async fn open_until(&self, url: &str, script: &str) {
+        self.open(url).await;
+        self.wait_for(script, &format!("`{script}` on {url}")).await;
+    }
+
     pub async fn wait_for(&self, script: &str, what: &str) {
         let start = Instant::now();
         loop {
@@ -245,8 +239,7 @@ async fn a_real_browser_renders_the_book_and_searches_it() {
     );
 
     // A chapter with diagrams: every image loads and has a size.
-    d.open(&format!("{site}/concepts.html")).await;
-    d.wait_for(IMAGES_LOADED, "the diagrams of concepts.html")
+    d.open_until(&format!("{site}/concepts.html"), IMAGES_LOADED)
         .await;
     let alts = d
         .js("return [...document.querySelectorAll('main img')].map(i => i.alt.length)")
@@ -261,8 +254,8 @@ async fn a_real_browser_renders_the_book_and_searches_it() {
     d.screenshot(&shots.join("concepts.png")).await;
 
     // An exercise page: the generated box and its diagram render.
-    d.open(&format!("{site}/run.html")).await;
-    d.wait_for(IMAGES_LOADED, "the diagram of run.html").await;
+    d.open_until(&format!("{site}/run.html"), IMAGES_LOADED)
+        .await;
     let exercise = d
         .js("const e = document.querySelector('.exercise'); return e ? e.innerText : null")
         .await;
@@ -273,8 +266,7 @@ async fn a_real_browser_renders_the_book_and_searches_it() {
     // The dark theme: diagrams still load (they carry their own light card).
     d.js("localStorage.setItem('mdbook-theme', 'navy'); return true")
         .await;
-    d.open(&format!("{site}/run.html")).await;
-    d.wait_for(IMAGES_LOADED, "the diagram in the dark theme")
+    d.open_until(&format!("{site}/run.html"), IMAGES_LOADED)
         .await;
     let dark = d.js("return document.documentElement.className").await;
     assert!(dark.as_str().unwrap().contains("navy"), "{dark}");
@@ -289,12 +281,7 @@ async fn a_real_browser_renders_the_book_and_searches_it() {
             "localStorage.setItem('mdbook-theme', '{theme}'); return true"
         ))
         .await;
-        d.open(&format!("{site}/dockerfile.html")).await;
-        d.wait_for(
-            "return document.querySelectorAll('code.language-dockerfile .hljs-keyword').length >= 10",
-            "Dockerfile keywords highlighted",
-        )
-        .await;
+        d.open_until(&format!("{site}/dockerfile.html"), "return document.querySelectorAll('code.language-dockerfile .hljs-keyword').length >= 10").await;
         let caption = d
             .js("const p = [...document.querySelectorAll('pre')].find(p => p.querySelector('code.expect')); return p ? getComputedStyle(p, '::before').content : null")
             .await;
@@ -315,10 +302,9 @@ async fn a_real_browser_renders_the_book_and_searches_it() {
     // A phone's width: the troubleshooting table scrolls inside itself, the page does not.
     d.post("/window/rect", json!({"width": 390, "height": 844}))
         .await;
-    d.open(&format!("{site}/troubleshooting.html")).await;
-    d.wait_for(
+    d.open_until(
+        &format!("{site}/troubleshooting.html"),
         "return document.querySelectorAll('table').length > 0",
-        "a table",
     )
     .await;
     let fits = d
@@ -346,10 +332,11 @@ async fn a_real_browser_renders_the_book_and_searches_it() {
             d.post("/window/rect", json!({"width": w, "height": h}))
                 .await;
             for page in &pages {
-                d.open(&format!("{site}/{}", page.replace(".md", ".html")))
-                    .await;
-                d.wait_for(IMAGES_LOADED, &format!("the diagrams of {page}"))
-                    .await;
+                d.open_until(
+                    &format!("{site}/{}", page.replace(".md", ".html")),
+                    IMAGES_LOADED,
+                )
+                .await;
                 let sizes = d
                     .js("return [...document.querySelectorAll('main img.diagram')].map(i => [i.getAttribute('src'), i.getBoundingClientRect().width, i.naturalWidth]).concat([['page', document.documentElement.scrollWidth, window.innerWidth]])")
                     .await;
@@ -451,10 +438,9 @@ async fn a_real_browser_renders_the_book_and_searches_it() {
     );
 
     // Search finds "tag", and the tagging chapter among the results.
-    d.open(&format!("{site}/index.html?search=tag")).await;
-    d.wait_for(
+    d.open_until(
+        &format!("{site}/index.html?search=tag"),
         "return document.querySelectorAll('#mdbook-searchresults li').length > 0",
-        "search results for \"tag\"",
     )
     .await;
     let hits = d.js("return [...document.querySelectorAll('#mdbook-searchresults li a')].map(a => a.getAttribute('href'))").await;

@@ -419,11 +419,7 @@ fn setup_in_container_grades_the_editable_step_in_a_container_the_learners_code_
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn a_command_that_hangs_is_stopped_at_its_deadline() {
     let ws = Workspace::solution();
-    let df = ws.read("Dockerfile");
-    ws.write(
-        "Dockerfile",
-        &df.replace("EXPOSE 5000", "RUN sleep 600\nEXPOSE 5000"),
-    );
+    ws.edit("Dockerfile", "EXPOSE 5000", "RUN sleep 600\nEXPOSE 5000");
     let start = Instant::now();
     let r = lab_ci(ws.path(), &["--command-timeout", "8"]);
     assert!(
@@ -442,11 +438,7 @@ fn a_command_that_hangs_is_stopped_at_its_deadline() {
 #[ignore = "needs the private test engine: scripts/test.sh"]
 fn a_cancelled_run_as_github_cancels_it_leaves_nothing() {
     let ws = Workspace::solution();
-    let df = ws.read("Dockerfile");
-    ws.write(
-        "Dockerfile",
-        &df.replace("EXPOSE 5000", "RUN sleep 120\nEXPOSE 5000"),
-    );
+    ws.edit("Dockerfile", "EXPOSE 5000", "RUN sleep 120\nEXPOSE 5000");
     let run = run_id();
     let out = tempfile::tempdir().unwrap();
     let mut child = ci_command(ws.path(), &run, out.path(), &[])

@@ -147,12 +147,7 @@ fn get_json(server: &Server, path: &str) -> Value {
 }
 
 fn learner<'a>(room: &'a Value, name: &str) -> &'a Value {
-    room["learners"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["name"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {room:#}"))
+    entry(room, "learners", "name", name)
 }
 
 fn lab_in(ws: &Path) -> assert_cmd::Command {
@@ -485,42 +480,28 @@ fn three_learners_reach_the_room_and_the_exports_follow() {
     let cy_id = learner(&get_json(&server, "/api/v1/room"), "Cy")["id"]
         .as_i64()
         .unwrap();
-    let (c, _, _) = http(
-        "POST",
-        &server.url,
-        &format!("/learners/{cy_id}/rename"),
-        &[
-            ("Cookie", &cookie),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        "name=Ana",
-    );
+    // Rename Cy with this cookie: the status.
+    let rename = |cookie: &str, name: &str| {
+        let form = ("Content-Type", "application/x-www-form-urlencoded");
+        let path = format!("/learners/{cy_id}/rename");
+        http(
+            "POST",
+            &server.url,
+            &path,
+            &[("Cookie", cookie), form],
+            &format!("name={name}"),
+        )
+        .0
+    };
+    let c = rename(&cookie, "Ana");
     assert_eq!(c, 409, "a rename cannot take a name that is in the room");
-    let (c, _, _) = http(
-        "POST",
-        &server.url,
-        &format!("/learners/{cy_id}/rename"),
-        &[
-            ("Cookie", &cookie),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        "name=Cyrus",
-    );
+    let c = rename(&cookie, "Cyrus");
     assert_eq!(c, 303);
     assert_eq!(
         learner(&get_json(&server, "/api/v1/room"), "Cyrus")["id"],
         cy_id
     );
-    let (c, _, _) = http(
-        "POST",
-        &server.url,
-        &format!("/learners/{cy_id}/rename"),
-        &[
-            ("Cookie", &format!("lab_room={ana_token}")),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        "name=Mallory",
-    );
+    let c = rename(&format!("lab_room={ana_token}"), "Mallory");
     assert_eq!(c, 403, "a learner cannot rename anyone");
     let xss = learner(
         &get_json(&server, "/api/v1/room"),
@@ -671,7 +652,8 @@ fn two_processes_queueing_at_once_lose_no_result_and_leave_no_temporary_file() {
 async fn an_https_room_is_trusted_by_its_fingerprint_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let ok = Command::new("openssl")
+    let mut openssl = Command::new("openssl");
+    openssl
         .args([
             "req",
             "-x509",
@@ -690,14 +672,8 @@ async fn an_https_room_is_trusted_by_its_fingerprint_and_nothing_else() {
         ])
         .arg(&key)
         .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+        .arg(&cert);
+    run_ok(&mut openssl, "openssl");
     let server = Server::start_with(
         &dir.path().join("room"),
         "127.0.0.1:0",

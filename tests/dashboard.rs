@@ -204,6 +204,16 @@ async fn the_dashboard_shows_a_mid_workshop_room_at_a_glance_in_both_themes() {
                 smallest.as_f64().unwrap() >= 12.0,
                 "funnel text {smallest} px at {w}x{h}"
             );
+            // The pace: where the schedule is (4 h 50 in: Compose) and where the median learner is.
+            let pace = d
+                .js("return document.querySelector('#glance').innerText")
+                .await;
+            let pace = pace.as_str().unwrap_or_default();
+            assert!(pace.contains("the schedule: Compose the service"), "{pace}");
+            assert!(
+                pace.contains("the median learner: Tag a version (behind the schedule)"),
+                "{pace}"
+            );
             // Needs help first: the longest stuck first, highlighted past the 10-minute alarm.
             let help = d
                 .js("return [...document.querySelectorAll('#help li')].map(l => [l.querySelector('.who').textContent, l.classList.contains('alarm')])")

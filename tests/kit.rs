@@ -41,11 +41,7 @@ fn offline(home: &Path, program: &str, args: &[&str], dir: &Path) -> Output {
 }
 
 fn ok(what: &str, out: Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = both(&out);
     assert!(out.status.success(), "{what} failed:\n{text}");
     text
 }

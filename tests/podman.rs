@@ -14,17 +14,11 @@ fn podman_socket() -> String {
 
 /// The learner's Podman CLI, talking to the test's own Podman service.
 fn podman(args: &[&str], dir: &std::path::Path) -> String {
-    let out = Command::new("podman")
+    let mut podman = Command::new("podman");
+    podman
         .args(["--remote", "--url", &podman_socket()])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "podman {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .args(args);
+    let out = run_ok(podman.current_dir(dir), &format!("podman {args:?}"));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 

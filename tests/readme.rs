@@ -41,11 +41,7 @@ fn the_readme_main_command_plays_the_lab_and_grades_it() {
         .env_remove("VIRTUAL_ENV")
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = both(&out);
     let clean = Command::new("bash")
         .arg(repo().join("scripts/demo.sh"))
         .arg("clean")

@@ -489,11 +489,7 @@ fn the_sample_app_tests_pass_on_python_3_9_inside_the_image() {
         &["run", "--rm", tag, "sh", "-c", "python --version && pip install --quiet --no-cache-dir pytest && python -m pytest -q -p no:cacheprovider tests"],
         None,
     );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = both(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("Python 3.9"), "{text}");
     assert!(text.contains("5 passed"), "{text}");

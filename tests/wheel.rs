@@ -98,11 +98,7 @@ fn the_wheel_installs_in_a_clean_python_39_container_and_grades_there() {
         ],
         None,
     );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = both(&out);
     assert!(out.status.success(), "{text}");
     assert!(
         text.contains(&format!("lab {}", env!("CARGO_PKG_VERSION"))),

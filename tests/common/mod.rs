@@ -19,6 +19,18 @@ pub fn assert_succeeded(out: &std::process::Output) {
     );
 }
 
+/// Run `cmd` to its end; fails the test, naming `what` and showing its stderr, unless it
+/// exited 0.
+#[track_caller]
+pub fn run_ok(cmd: &mut Command, what: &str) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what} failed: {err}");
+    out
+}
+
 /// Day 11's seven core steps, in the lab's order.
 pub const CORE_STEPS: [&str; 7] = [
     "dockerfile",
@@ -47,26 +59,22 @@ pub fn lab_bin() -> PathBuf {
 
 /// A progress directory of this test process's own, so tests never write into the learner's.
 pub fn state_dir() -> &'static Path {
-    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        tempfile::Builder::new()
-            .prefix("lab-test-state-")
-            .tempdir()
-            .unwrap()
-    })
-    .path()
+    static DIR: OwnDir = OwnDir::new();
+    own_dir(&DIR, "lab-test-state-")
+}
+
+type OwnDir = std::sync::OnceLock<tempfile::TempDir>;
+
+/// The temporary directory in `cell`, made (named `PREFIX...`) on first use; removed at exit.
+fn own_dir(cell: &'static OwnDir, prefix: &str) -> &'static Path {
+    let made = || tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    cell.get_or_init(made).path()
 }
 
 /// A cache directory of this test process's own (verdicts kept by image id).
 pub fn cache_dir() -> &'static Path {
-    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        tempfile::Builder::new()
-            .prefix("lab-test-cache-")
-            .tempdir()
-            .unwrap()
-    })
-    .path()
+    static DIR: OwnDir = OwnDir::new();
+    own_dir(&DIR, "lab-test-cache-")
 }
 
 /// The `lab` binary as a plain child process (for tests that signal it, pipe it or wait for
@@ -372,12 +380,15 @@ pub fn check_json_with(mut lab: assert_cmd::Command, ws: &Path, args: &[&str]) -
 
 /// A step of a JSON report.
 pub fn step<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap_or_else(|| panic!("no step {id} in {report:#}"))
+    entry(report, "steps", "id", id)
+}
+
+/// The first object in `v[list]` whose `key` is `want`; panics, showing `v`, when none is.
+pub fn entry<'a>(v: &'a Value, list: &str, key: &str, want: &str) -> &'a Value {
+    let all = v[list].as_array().map(Vec::as_slice).unwrap_or_default();
+    all.iter()
+        .find(|e| e[key] == want)
+        .unwrap_or_else(|| panic!("no {list} entry with {key} {want:?} in {v:#}"))
 }
 
 /// A check of a JSON report, by id.
@@ -415,14 +426,19 @@ pub fn assert_diagnosis(report: &Value, check_id: &str, words: &[&str], what: &s
     }
 }
 
+/// A finished process's stdout then stderr, as text.
+pub fn both(out: &std::process::Output) -> String {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    text(&out.stdout) + &text(&out.stderr)
+}
+
 /// Run the docker CLI (as a learner would); panics with its output when it fails.
 pub fn docker(args: &[&str]) -> String {
     let out = docker_raw(args, None);
     assert!(
         out.status.success(),
-        "docker {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        "docker {args:?} failed:\n{}",
+        both(&out)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -531,23 +547,10 @@ impl Venv {
         self.dir.path().join("bin/python")
     }
     pub fn pip(&self, args: &[&str], cwd: &Path) {
-        let out = Command::new(self.python())
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(args)
-            .current_dir(cwd)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pip install {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let quiet = ["--quiet", "--disable-pip-version-check"];
+        let mut pip = Command::new(self.python());
+        pip.args(["-m", "pip", "install"]).args(quiet).args(args);
+        run_ok(pip.current_dir(cwd), &format!("pip install {args:?}"));
     }
 }
 
