@@ -301,11 +301,17 @@ fn normalized(line: &str) -> String {
     for tok in line.split_whitespace() {
         let hex = |t: &str| t.len() >= 12 && t.chars().all(|c| c.is_ascii_hexdigit());
         let bare = tok.trim_end_matches([':', ',']);
-        let t = if let Some(d) = bare.strip_prefix("sha256:") {
-            if hex(d) {
-                "sha256:<digest>".to_string()
-            } else {
-                tok.to_string()
+        // A digest alone (`sha256:...`) or pinning a reference (`python:3.9-slim@sha256:...`):
+        // the base image's digest is the machine's, not the book's.
+        let (named, digest) = match bare.split_once("@sha256:") {
+            Some((name, d)) => (Some(name), Some(d)),
+            None => (None, bare.strip_prefix("sha256:")),
+        };
+        let t = if let Some(d) = digest {
+            match (hex(d), named) {
+                (true, Some(name)) => format!("{name}@sha256:<digest>"),
+                (true, None) => "sha256:<digest>".to_string(),
+                _ => tok.to_string(),
             }
         } else if hex(bare) {
             "<id>".to_string()
@@ -422,6 +428,16 @@ fn captured_output_is_matched_by_meaning_not_by_its_ids_sizes_and_times() {
     assert_eq!(
         normalized("v1: digest: sha256:26fa1b6a0e0c4d5f9a4b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f size: 1788"),
         normalized("v1: digest: sha256:0000000000000000000000000000000000000000000000000000000000000000 size: 856"),
+    );
+    // The base image pinned by digest: the digest is the machine's; the image is not.
+    let pinned = |d: &str| format!("#5 [1/5] FROM docker.io/library/python:3.9-slim@sha256:{d}");
+    assert_eq!(
+        normalized(&pinned(&"3e5f0541".repeat(8))),
+        normalized(&pinned(&"de360b8f".repeat(8)))
+    );
+    assert_ne!(
+        normalized(&pinned(&"3e5f0541".repeat(8))),
+        normalized(&pinned(&"3e5f0541".repeat(8)).replace("3.9-slim", "3.12-slim"))
     );
     assert_eq!(
         normalized("5f70bf18a086: Pushed"),
