@@ -455,12 +455,15 @@ pub fn docker_raw(args: &[&str], dir: Option<&Path>) -> Output {
 }
 
 /// `docker build -t TAG .` in a workspace. Tried again (twice at most) when 20.10's legacy
-/// builder lost a cached parent layer to another test's image removal in the same engine
-/// (`unknown parent image ID`): a race between this suite's parallel tests, not a learner's.
+/// builder lost a cached layer to another test's image removal in the same engine (`unknown
+/// parent image ID`, or `No such image: sha256:...` at a step it had just found in its cache):
+/// a race between this suite's parallel tests, not a learner's.
 pub fn build(ws: &Workspace, tag: &str) {
     let attempt = || docker_raw(&["build", "-q", "-t", tag, "."], Some(ws.path()));
-    let lost_parent =
-        |o: &Output| String::from_utf8_lossy(&o.stderr).contains("unknown parent image ID");
+    let lost_parent = |o: &Output| {
+        let err = String::from_utf8_lossy(&o.stderr);
+        err.contains("unknown parent image ID") || err.contains("No such image: sha256:")
+    };
     let mut out = attempt();
     for _ in 0..2 {
         if out.status.success() || !lost_parent(&out) {
