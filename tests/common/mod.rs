@@ -460,13 +460,13 @@ pub fn docker_raw(args: &[&str], dir: Option<&Path>) -> Output {
 /// a race between this suite's parallel tests, not a learner's.
 pub fn build(ws: &Workspace, tag: &str) {
     let attempt = || docker_raw(&["build", "-q", "-t", tag, "."], Some(ws.path()));
-    let lost_parent = |o: &Output| {
+    let lost_layer = |o: &Output| {
         let err = String::from_utf8_lossy(&o.stderr);
         err.contains("unknown parent image ID") || err.contains("No such image: sha256:")
     };
     let mut out = attempt();
     for _ in 0..2 {
-        if out.status.success() || !lost_parent(&out) {
+        if out.status.success() || !lost_layer(&out) {
             break;
         }
         out = attempt();

@@ -63,10 +63,7 @@ fn map_err(endpoint: &str, e: BollardError) -> EngineError {
     match e {
         BollardError::DockerResponseServerError { message, .. } => EngineError::Api(message),
         BollardError::DockerStreamError { error } => EngineError::Api(error),
-        BollardError::RequestTimeoutError => EngineError::Timeout {
-            what: "waiting for a response".into(),
-            secs: CALL_DEADLINE.as_secs(),
-        },
+        BollardError::RequestTimeoutError => timed_out("waiting for a response", CALL_DEADLINE),
         other => EngineError::Unreachable {
             endpoint: endpoint.to_string(),
             detail: other.to_string(),
@@ -187,10 +184,7 @@ impl DockerEngine {
     ) -> Result<T> {
         match tokio::time::timeout(CALL_DEADLINE, fut).await {
             Ok(r) => r.map_err(|e| map_err(&self.endpoint, e)),
-            Err(_) => Err(EngineError::Timeout {
-                what: what.to_string(),
-                secs: CALL_DEADLINE.as_secs(),
-            }),
+            Err(_) => Err(timed_out(what, CALL_DEADLINE)),
         }
     }
 
@@ -210,12 +204,7 @@ impl DockerEngine {
                     tokio::time::sleep(Duration::from_millis(150 * tries)).await;
                 }
                 Ok(r) => return r.map_err(|e| map_err(&self.endpoint, e)),
-                Err(_) => {
-                    return Err(EngineError::Timeout {
-                        what: what.to_string(),
-                        secs: CALL_DEADLINE.as_secs(),
-                    })
-                }
+                Err(_) => return Err(timed_out(what, CALL_DEADLINE)),
             }
         }
     }
@@ -235,6 +224,14 @@ impl DockerEngine {
         let opts = name.map(|n| CreateContainerOptionsBuilder::default().name(n).build());
         self.call(what, self.docker.create_container(opts, body))
             .await
+    }
+}
+
+/// The error for a call that passed its deadline.
+fn timed_out(what: impl Into<String>, after: Duration) -> EngineError {
+    EngineError::Timeout {
+        what: what.into(),
+        secs: after.as_secs(),
     }
 }
 
@@ -370,10 +367,10 @@ impl Engine for DockerEngine {
             tokio::time::timeout(CALL_DEADLINE, self.docker.inspect_container(id, None::<_>)).await;
         let c = match r {
             Err(_) => {
-                return Err(EngineError::Timeout {
-                    what: format!("inspecting container {id}"),
-                    secs: CALL_DEADLINE.as_secs(),
-                })
+                return Err(timed_out(
+                    format!("inspecting container {id}"),
+                    CALL_DEADLINE,
+                ))
             }
             Ok(Err(e)) if is_not_found(&e) => return Ok(None),
             Ok(Err(e)) => return Err(map_err(&self.endpoint, e)),
@@ -544,10 +541,10 @@ impl Engine for DockerEngine {
         let code = match tokio::time::timeout(job.deadline, run).await {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
-            Err(_) => Err(EngineError::Timeout {
-                what: format!("running {}", job.cmd.join(" ")),
-                secs: job.deadline.as_secs(),
-            }),
+            Err(_) => Err(timed_out(
+                format!("running {}", job.cmd.join(" ")),
+                job.deadline,
+            )),
         };
         let log = self.logs_tail(&created.id, 200).await.unwrap_or_default();
         let _ = self.remove(&created.id).await;
@@ -578,10 +575,10 @@ impl Engine for DockerEngine {
         match tokio::time::timeout(std::time::Duration::from_secs(600), run).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
-            Err(_) => Err(EngineError::Timeout {
-                what: format!("building {tag}"),
-                secs: 600,
-            }),
+            Err(_) => Err(timed_out(
+                format!("building {tag}"),
+                Duration::from_secs(600),
+            )),
         }
     }
 
@@ -674,10 +671,7 @@ impl Engine for DockerEngine {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) if is_not_found(&e) => Ok(()),
             Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
-            Err(_) => Err(EngineError::Timeout {
-                what: format!("removing container {id}"),
-                secs: CALL_DEADLINE.as_secs(),
-            }),
+            Err(_) => Err(timed_out(format!("removing container {id}"), CALL_DEADLINE)),
         }
     }
 
@@ -798,10 +792,10 @@ impl Engine for DockerEngine {
                 .collect()),
             Ok(Err(e)) if is_not_found(&e) => Ok(vec![]),
             Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
-            Err(_) => Err(EngineError::Timeout {
-                what: format!("reading the history of {reference}"),
-                secs: CALL_DEADLINE.as_secs(),
-            }),
+            Err(_) => Err(timed_out(
+                format!("reading the history of {reference}"),
+                CALL_DEADLINE,
+            )),
         }
     }
 
@@ -818,10 +812,10 @@ impl Engine for DockerEngine {
             Ok(Ok(_)) => Ok(true),
             Ok(Err(e)) if is_not_found(&e) => Ok(false),
             Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
-            Err(_) => Err(EngineError::Timeout {
-                what: format!("removing image {reference}"),
-                secs: CALL_DEADLINE.as_secs(),
-            }),
+            Err(_) => Err(timed_out(
+                format!("removing image {reference}"),
+                CALL_DEADLINE,
+            )),
         }
     }
 
