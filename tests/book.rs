@@ -329,7 +329,7 @@ fn normalized(line: &str) -> String {
             "<size>".to_string()
         } else if tok.strip_suffix('s').is_some_and(number) {
             "<time>".to_string()
-        } else if tok == "CACHED" || tok == "DONE" {
+        } else if ["CACHED", "DONE", "done"].contains(&tok) {
             "<done>".to_string()
         } else if tok == "ago"
             && out.len() >= 2
@@ -344,9 +344,13 @@ fn normalized(line: &str) -> String {
         } else {
             tok.to_string()
         };
-        // "<done> <time>" and "<done>" are the same fact: the step finished.
+        // "<done> <time>", "<time> <done>" and "<done>" are the same fact: the step finished
+        // (BuildKit prints a duration only when the clock showed one: `0.0s done` or `done`).
         if t == "<time>" && out.last().is_some_and(|p| p == "<done>") {
             continue;
+        }
+        if t == "<done>" && out.last().is_some_and(|p| p == "<time>") {
+            out.pop();
         }
         out.push(t);
     }
@@ -410,6 +414,16 @@ fn captured_output_is_matched_by_meaning_not_by_its_ids_sizes_and_times() {
     let b = normalized("#11 [4/5] RUN pip install --no-cache-dir -r requirements.txt");
     assert_eq!(a, b);
     assert_eq!(normalized("#8 DONE 3.2s"), normalized("#9 CACHED"));
+    // The same step, with and without the duration BuildKit shows when the clock moved.
+    let naming = "naming to docker.io/library/python-docker-app:latest";
+    assert_eq!(
+        normalized(&format!("#10 {naming} done")),
+        normalized(&format!("#10 {naming} 0.0s done"))
+    );
+    assert_ne!(
+        normalized(&format!("#10 {naming} done")),
+        normalized(&format!("#10 {} 0.0s done", naming.replace("latest", "v1")))
+    );
     // Docker's ages: "Less than a second", "1 second", "N seconds", "About a minute", ...
     for (a, b) in [
         ("2 minutes ago", "About a minute ago"),
