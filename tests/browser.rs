@@ -195,13 +195,13 @@ impl Driver {
         std::fs::write(to, png).unwrap();
     }
 
-    /// Wait until a script returns true.
     /// Open `url` and wait until `script` is true on it.
     pub async fn open_until(&self, url: &str, script: &str) {
         self.open(url).await;
         self.wait_for(script, &format!("`{script}` on {url}")).await;
     }
 
+    /// Wait until a script returns true.
     pub async fn wait_for(&self, script: &str, what: &str) {
         let start = Instant::now();
         loop {

@@ -72,7 +72,6 @@ proptest! {
         timed(|| { let _ = crate::dockerfile::parse(&String::from_utf8_lossy(&bytes)); });
     }
 
-
     #[test]
     fn the_compose_reader_never_panics(text in prop_oneof![mutated(COMPOSE), ".{0,400}"]) {
         timed(|| { let _ = crate::compose::parse(&text, "c.yml", &Default::default()); });

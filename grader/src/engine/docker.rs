@@ -24,6 +24,8 @@ use super::{
 
 /// Deadline for one ordinary API call.
 const CALL_DEADLINE: Duration = Duration::from_secs(10);
+/// Deadline for a whole image build.
+const BUILD_DEADLINE: Duration = Duration::from_secs(600);
 /// Deadline for the first contact: an unreachable engine is reported within this.
 pub const CONNECT_DEADLINE: Duration = Duration::from_millis(2500);
 /// The further wait for an engine whose socket accepts connections but is slow to answer.
@@ -177,15 +179,35 @@ impl DockerEngine {
         })
     }
 
+    /// One call to the engine, given [`CALL_DEADLINE`]; `what` names it if it runs out.
     async fn call<T>(
         &self,
         what: &str,
         fut: impl Future<Output = Result<T, BollardError>>,
     ) -> Result<T> {
-        match tokio::time::timeout(CALL_DEADLINE, fut).await {
+        self.call_within(what, CALL_DEADLINE, fut).await
+    }
+
+    /// [`Self::call`] with a deadline of its own (a build, a one-shot run).
+    async fn call_within<T>(
+        &self,
+        what: &str,
+        deadline: Duration,
+        fut: impl Future<Output = Result<T, BollardError>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(deadline, fut).await {
             Ok(r) => r.map_err(|e| map_err(&self.endpoint, e)),
-            Err(_) => Err(timed_out(what, CALL_DEADLINE)),
+            Err(_) => Err(timed_out(what, deadline)),
         }
+    }
+
+    /// [`Self::call`] where the engine's 404 (no such container or image) is an answer: `None`.
+    async fn call_found<T>(
+        &self,
+        what: &str,
+        fut: impl Future<Output = Result<T, BollardError>>,
+    ) -> Result<Option<T>> {
+        self.call(what, async { found(fut.await) }).await
     }
 
     /// [`Self::call`], tried again (a few times, briefly) while the engine reports an image
@@ -249,6 +271,14 @@ fn is_content_race(e: &BollardError) -> bool {
             && message.contains("not found"))
 }
 
+/// An answer, with the engine's 404 (no such container or image) as `None`.
+fn found<T>(r: Result<T, BollardError>) -> Result<Option<T>, BollardError> {
+    match r {
+        Err(e) if is_not_found(&e) => Ok(None),
+        r => r.map(Some),
+    }
+}
+
 fn is_not_found(e: &BollardError) -> bool {
     matches!(
         e,
@@ -291,8 +321,8 @@ impl Engine for DockerEngine {
             .call_settled(&what, || async {
                 match self.docker.inspect_image(reference).await {
                     // A vanished blob is a race to retry, not a missing image.
-                    Err(e) if is_not_found(&e) && !is_content_race(&e) => Ok(None),
-                    r => r.map(Some),
+                    Err(e) if is_content_race(&e) => Err(e),
+                    r => found(r),
                 }
             })
             .await?;
@@ -363,18 +393,10 @@ impl Engine for DockerEngine {
     }
 
     async fn container(&self, id: &str) -> Result<Option<Container>> {
-        let r =
-            tokio::time::timeout(CALL_DEADLINE, self.docker.inspect_container(id, None::<_>)).await;
-        let c = match r {
-            Err(_) => {
-                return Err(timed_out(
-                    format!("inspecting container {id}"),
-                    CALL_DEADLINE,
-                ))
-            }
-            Ok(Err(e)) if is_not_found(&e) => return Ok(None),
-            Ok(Err(e)) => return Err(map_err(&self.endpoint, e)),
-            Ok(Ok(c)) => c,
+        let what = format!("inspecting container {id}");
+        let inspect = self.docker.inspect_container(id, None::<_>);
+        let Some(c) = self.call_found(&what, inspect).await? else {
+            return Ok(None);
         };
         let state = c.state.unwrap_or_default();
         let config = c.config.unwrap_or_default();
@@ -538,14 +560,8 @@ impl Engine for DockerEngine {
             }
             Ok::<_, BollardError>(code)
         };
-        let code = match tokio::time::timeout(job.deadline, run).await {
-            Ok(Ok(c)) => Ok(c),
-            Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
-            Err(_) => Err(timed_out(
-                format!("running {}", job.cmd.join(" ")),
-                job.deadline,
-            )),
-        };
+        let what = format!("running {}", job.cmd.join(" "));
+        let code = self.call_within(&what, job.deadline, run).await;
         let log = self.logs_tail(&created.id, 200).await.unwrap_or_default();
         let _ = self.remove(&created.id).await;
         Ok((code?, log))
@@ -572,14 +588,8 @@ impl Engine for DockerEngine {
             }
             Ok::<_, BollardError>(())
         };
-        match tokio::time::timeout(std::time::Duration::from_secs(600), run).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
-            Err(_) => Err(timed_out(
-                format!("building {tag}"),
-                Duration::from_secs(600),
-            )),
-        }
+        self.call_within(&format!("building {tag}"), BUILD_DEADLINE, run)
+            .await
     }
 
     async fn save_image(&self, image: &str, to: &Path, progress: Progress<'_>) -> Result<u64> {
@@ -665,14 +675,9 @@ impl Engine for DockerEngine {
             .force(true)
             .v(true)
             .build();
-        match tokio::time::timeout(CALL_DEADLINE, self.docker.remove_container(id, Some(opts)))
-            .await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) if is_not_found(&e) => Ok(()),
-            Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
-            Err(_) => Err(timed_out(format!("removing container {id}"), CALL_DEADLINE)),
-        }
+        let what = format!("removing container {id}");
+        let removal = self.docker.remove_container(id, Some(opts));
+        self.call_found(&what, removal).await.map(drop)
     }
 
     fn events(&self) -> tokio::sync::mpsc::Receiver<EngineEvent> {
@@ -781,42 +786,27 @@ impl Engine for DockerEngine {
     }
 
     async fn history(&self, reference: &str) -> Result<Vec<HistoryEntry>> {
-        match tokio::time::timeout(CALL_DEADLINE, self.docker.image_history(reference)).await {
-            Ok(Ok(items)) => Ok(items
-                .into_iter()
-                .take(1000)
-                .map(|i| HistoryEntry {
-                    created_by: i.created_by.chars().take(500).collect(),
-                    size: i.size,
-                })
-                .collect()),
-            Ok(Err(e)) if is_not_found(&e) => Ok(vec![]),
-            Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
-            Err(_) => Err(timed_out(
-                format!("reading the history of {reference}"),
-                CALL_DEADLINE,
-            )),
-        }
+        let what = format!("reading the history of {reference}");
+        let items = self.call_found(&what, self.docker.image_history(reference));
+        Ok(items
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .take(1000)
+            .map(|i| HistoryEntry {
+                created_by: i.created_by.chars().take(500).collect(),
+                size: i.size,
+            })
+            .collect())
     }
 
     async fn remove_image(&self, reference: &str) -> Result<bool> {
         let opts = bollard::query_parameters::RemoveImageOptionsBuilder::default()
             .force(true)
             .build();
-        match tokio::time::timeout(
-            CALL_DEADLINE,
-            self.docker.remove_image(reference, Some(opts), None),
-        )
-        .await
-        {
-            Ok(Ok(_)) => Ok(true),
-            Ok(Err(e)) if is_not_found(&e) => Ok(false),
-            Ok(Err(e)) => Err(map_err(&self.endpoint, e)),
-            Err(_) => Err(timed_out(
-                format!("removing image {reference}"),
-                CALL_DEADLINE,
-            )),
-        }
+        let what = format!("removing image {reference}");
+        let removal = self.docker.remove_image(reference, Some(opts), None);
+        Ok(self.call_found(&what, removal).await?.is_some())
     }
 
     async fn networks(&self) -> Result<Vec<(String, String, HashMap<String, String>)>> {
@@ -963,9 +953,21 @@ mod tests {
     /// A unix socket that accepts connections and answers `/version` after `delay`, or never.
     #[cfg(unix)]
     async fn slow_engine(dir: &Path, delay: Option<Duration>) -> DockerEngine {
+        let version = r#"{"ApiVersion":"1.44","Version":"28.5.2"}"#;
+        scripted_engine(&dir.join("engine.sock"), delay, "200 OK", version)
+    }
+
+    /// A unix socket at `path` that answers every request with `status` and the JSON `body`
+    /// after `delay`, or never.
+    #[cfg(unix)]
+    fn scripted_engine(
+        path: &Path,
+        delay: Option<Duration>,
+        status: &'static str,
+        body: &'static str,
+    ) -> DockerEngine {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let path = dir.join("engine.sock");
-        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let listener = tokio::net::UnixListener::bind(path).unwrap();
         tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
                 tokio::spawn(async move {
@@ -976,9 +978,8 @@ mod tests {
                         return;
                     };
                     tokio::time::sleep(delay).await;
-                    let body = r#"{"ApiVersion":"1.44","Version":"28.5.2"}"#;
                     let reply = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
                         body.len()
                     );
                     let _ = conn.write_all(reply.as_bytes()).await;
@@ -991,6 +992,31 @@ mod tests {
             endpoint: host,
             source: "test".into(),
         }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_404_means_gone_and_any_other_error_stays_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Some(Duration::ZERO);
+        let gone = r#"{"message":"No such container: c1"}"#;
+        let gone = scripted_engine(&dir.path().join("gone.sock"), now, "404 Not Found", gone);
+        assert!(gone.container("c1").await.unwrap().is_none());
+        gone.remove("c1")
+            .await
+            .expect("removing what is gone is done");
+        assert!(gone.history("img").await.unwrap().is_empty());
+        assert!(!gone.remove_image("img").await.unwrap());
+        assert!(gone.image("img").await.unwrap().is_none());
+        let boom = r#"{"message":"boom"}"#;
+        let path = dir.path().join("broken.sock");
+        let broken = scripted_engine(&path, now, "500 Internal Server Error", boom);
+        let err = broken.container("c1").await.unwrap_err().to_string();
+        assert!(err.contains("boom"), "{err}");
+        assert!(broken.remove("c1").await.is_err());
+        assert!(broken.history("img").await.is_err());
+        assert!(broken.remove_image("img").await.is_err());
+        assert!(broken.image("img").await.is_err());
     }
 
     /// The handshake's error (it must fail) with these deadlines, and how long it took.

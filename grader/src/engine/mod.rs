@@ -343,9 +343,6 @@ pub trait Engine: Send + Sync {
     async fn exec(&self, id: &str, cmd: &[&str]) -> Result<(i64, String)>;
     /// Remove a container, running or not. Removing one that is gone is not an error.
     async fn remove(&self, id: &str) -> Result<()>;
-    /// The regular files under `dir` in an image, by path relative to `dir`, at most
-    /// `max_bytes` in all (read through a created, never started, labelled container that is
-    /// removed before returning).
     /// Remove an image or a tag; `Ok(false)` when it did not exist.
     async fn remove_image(&self, reference: &str) -> Result<bool>;
     /// All networks: id, name and labels.

@@ -532,8 +532,9 @@ mod tests {
         // After the 45 minutes of setup, the sample app and the break the schedule puts before
         // it, dockerfile took 30, 40 and 55 minutes: median 40 (plan 45). Ana's build came 30
         // minutes after her dockerfile: plan 20, so slow.
-        let r = timeline("1 dockerfile pass 75, 2 dockerfile pass 85, 3 dockerfile pass 100");
-        let r = [r, timeline("1 build pass 105")].concat();
+        let r = timeline(
+            "1 dockerfile pass 75, 2 dockerfile pass 85, 3 dockerfile pass 100, 1 build pass 105",
+        );
         let v = view(&lab(), &l, &r, T0 + 106 * 60, 600);
         let s = &v.glance.steps;
         assert_eq!((s[0].passed, s[0].percent), (3, 100));
