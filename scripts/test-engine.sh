@@ -25,6 +25,7 @@
 set -euo pipefail
 
 SRE_LAB_HOME=${SRE_LAB_HOME:-$HOME/.sre-lab}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BASE_IMAGE=${LAB_BASE_IMAGE:-python:3.9-slim}
 REGISTRY_PORT=5001
 
@@ -72,6 +73,24 @@ use_prefix() { # use_prefix DIR: this engine's CLI and plugins come from DIR
   export DOCKER_CONFIG="$D/docker-config"
 }
 load_prefix() { if modern && [ -z "$PREFIX" ] && [ -f "$RUN/prefix" ]; then use_prefix "$(cat "$RUN/prefix")"; fi; }
+# The legacy builder keeps each step of a build as an untagged image, and removing an image
+# also removes its untagged parents. The suite's tests build the same lesson in parallel and
+# remove what they built, so one test's removal could delete a cached step that another test's
+# build had just found (seen as `unknown parent image ID`, `No such image: sha256:...` and
+# `failed to get digest ...: no such file or directory`). A tagged build of the reference
+# solution, kept in this engine and never removed by a test, holds those shared steps.
+PIN_TAG=sre-lab-test/layer-pin:keep
+pin_layers() {
+  local ctx
+  ctx=$(mktemp -d)
+  cp -R "$REPO/sample-app/." "$ctx/"
+  cp -R "$REPO/labs/day11/solution/." "$ctx/"
+  say "pinning the lesson's cached build steps as $PIN_TAG (legacy builder)"
+  if ! DOCKER_HOST="unix://$SOCK" DOCKER_BUILDKIT=0 "$DOCKER_BIN" build -q -t "$PIN_TAG" "$ctx" >"$D/layer-pin.log" 2>&1; then
+    say "warning: the pin build failed (see $D/layer-pin.log); the tests will build without it"
+  fi
+  rm -rf "$ctx"
+}
 engine_name() {
   local v=28
   [ -n "$PREFIX" ] && v=${PREFIX##*/docker-}
@@ -189,6 +208,8 @@ start() {
     say "seeding $BASE_IMAGE from the host engine (once; it stays in $D/data)"
     docker save "$BASE_IMAGE" | DOCKER_HOST="unix://$SOCK" "$DOCKER_BIN" load -q >/dev/null
   fi
+
+  case "$ENGINE" in 20.10 | 28-legacy) pin_layers ;; esac
 
   if ! registry_answers; then
     # The tests' registry starts empty each time: what one run pushed never answers the next.

@@ -456,13 +456,17 @@ pub fn docker_raw(args: &[&str], dir: Option<&Path>) -> Output {
 
 /// `docker build -t TAG .` in a workspace. Tried again (twice at most) when 20.10's legacy
 /// builder lost a cached layer to another test's image removal in the same engine (`unknown
-/// parent image ID`, or `No such image: sha256:...` at a step it had just found in its cache):
-/// a race between this suite's parallel tests, not a learner's.
+/// parent image ID`, `No such image: sha256:...`, or `failed to get digest sha256:...: ... no
+/// such file or directory` at a step it had just found in its cache): a race between this
+/// suite's parallel tests, not a learner's. `scripts/test-engine.sh` pins the lesson's shared
+/// steps under a tag so that the race is rare; this retry covers the steps a variant adds.
 pub fn build(ws: &Workspace, tag: &str) {
     let attempt = || docker_raw(&["build", "-q", "-t", tag, "."], Some(ws.path()));
     let lost_layer = |o: &Output| {
         let err = String::from_utf8_lossy(&o.stderr);
-        err.contains("unknown parent image ID") || err.contains("No such image: sha256:")
+        err.contains("unknown parent image ID")
+            || err.contains("No such image: sha256:")
+            || (err.contains("failed to get digest sha256:") && err.contains("no such file"))
     };
     let mut out = attempt();
     for _ in 0..2 {
@@ -613,24 +617,39 @@ fn compose_down_by_label(dir: &Path) {
         String::from_utf8_lossy(&docker_raw(&["ps", "-aq", "--filter", &filter], None).stdout)
             .to_string();
     let ids: Vec<&str> = ids.split_whitespace().collect();
-    let Some(first) = ids.first() else { return };
-    let project = String::from_utf8_lossy(
-        &docker_raw(
-            &[
-                "inspect",
-                "-f",
-                "{{index .Config.Labels \"com.docker.compose.project\"}}",
-                first,
-            ],
-            None,
+    // The project's name from its containers' label; when a test already took them down, the
+    // name Compose gives a project by default: its directory's, lowercased, [a-z0-9_-] kept.
+    let project = match ids.first() {
+        Some(first) => String::from_utf8_lossy(
+            &docker_raw(
+                &[
+                    "inspect",
+                    "-f",
+                    "{{index .Config.Labels \"com.docker.compose.project\"}}",
+                    first,
+                ],
+                None,
+            )
+            .stdout,
         )
-        .stdout,
-    )
-    .trim()
-    .to_string();
-    let mut rm = vec!["rm", "-f"];
-    rm.extend(ids.iter().copied());
-    let _ = docker_raw(&rm, None);
+        .trim()
+        .to_string(),
+        None => dir
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect(),
+    };
+    if project.is_empty() {
+        return;
+    }
+    if !ids.is_empty() {
+        let mut rm = vec!["rm", "-f"];
+        rm.extend(ids.iter().copied());
+        let _ = docker_raw(&rm, None);
+    }
     let nets = String::from_utf8_lossy(
         &docker_raw(
             &[
