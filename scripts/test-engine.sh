@@ -73,21 +73,33 @@ use_prefix() { # use_prefix DIR: this engine's CLI and plugins come from DIR
   export DOCKER_CONFIG="$D/docker-config"
 }
 load_prefix() { if modern && [ -z "$PREFIX" ] && [ -f "$RUN/prefix" ]; then use_prefix "$(cat "$RUN/prefix")"; fi; }
-# The legacy builder keeps each step of a build as an untagged image, and removing an image
-# also removes its untagged parents. The suite's tests build the same lesson in parallel and
-# remove what they built, so one test's removal could delete a cached step that another test's
-# build had just found (seen as `unknown parent image ID`, `No such image: sha256:...` and
-# `failed to get digest ...: no such file or directory`). A tagged build of the reference
-# solution, kept in this engine and never removed by a test, holds those shared steps.
-PIN_TAG=sre-lab-test/layer-pin:keep
+# The suite's tests build the same lesson in parallel and remove what they built, and removing
+# an image also frees what only it held: the legacy builder's untagged step images, the
+# containerd store's snapshots. One test's removal could so delete a cached step that another
+# test's build had just found (seen as `unknown parent image ID`, `No such image: sha256:...`,
+# `failed to get digest ...: no such file or directory` on the legacy builder, `parent snapshot
+# ... does not exist` from BuildKit on the containerd store). Tagged builds of the reference
+# solution, kept in this engine and never removed by a test, hold those shared steps: one by
+# the CLI's own builder, and one by the legacy builder where the image store is the legacy one
+# (the builder of lab's API builds and of 20.10's CLI).
+PIN_TAG=sre-lab-test/layer-pin
 pin_layers() {
   local ctx
   ctx=$(mktemp -d)
   cp -R "$REPO/sample-app/." "$ctx/"
   cp -R "$REPO/labs/day11/solution/." "$ctx/"
-  say "pinning the lesson's cached build steps as $PIN_TAG (legacy builder)"
-  if ! DOCKER_HOST="unix://$SOCK" DOCKER_BUILDKIT=0 "$DOCKER_BIN" build -q -t "$PIN_TAG" "$ctx" >"$D/layer-pin.log" 2>&1; then
-    say "warning: the pin build failed (see $D/layer-pin.log); the tests will build without it"
+  say "pinning the lesson's cached build steps as $PIN_TAG (log $D/layer-pin.log)"
+  : >"$D/layer-pin.log"
+  pin_build() { # pin_build TAG [ENV...]
+    local tag=$1; shift
+    env DOCKER_HOST="unix://$SOCK" "$@" "$DOCKER_BIN" build -q -t "$PIN_TAG:$tag" "$ctx" >>"$D/layer-pin.log" 2>&1 ||
+      say "warning: the pin build $PIN_TAG:$tag failed (see $D/layer-pin.log); the tests will build without it"
+  }
+  if [ "$ENGINE" = 20.10 ]; then
+    pin_build keep-legacy
+  else
+    pin_build keep
+    [ "$ENGINE" = 28-legacy ] && pin_build keep-legacy DOCKER_BUILDKIT=0
   fi
   rm -rf "$ctx"
 }
@@ -209,7 +221,7 @@ start() {
     docker save "$BASE_IMAGE" | DOCKER_HOST="unix://$SOCK" "$DOCKER_BIN" load -q >/dev/null
   fi
 
-  case "$ENGINE" in 20.10 | 28-legacy) pin_layers ;; esac
+  pin_layers
 
   if ! registry_answers; then
     # The tests' registry starts empty each time: what one run pushed never answers the next.

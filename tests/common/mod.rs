@@ -454,11 +454,11 @@ pub fn docker_raw(args: &[&str], dir: Option<&Path>) -> Output {
     c.output().expect("docker CLI")
 }
 
-/// `docker build -t TAG .` in a workspace. Tried again (twice at most) when 20.10's legacy
-/// builder lost a cached layer to another test's image removal in the same engine (`unknown
-/// parent image ID`, `No such image: sha256:...`, or `failed to get digest sha256:...: ... no
-/// such file or directory` at a step it had just found in its cache): a race between this
-/// suite's parallel tests, not a learner's. `scripts/test-engine.sh` pins the lesson's shared
+/// `docker build -t TAG .` in a workspace. Tried again (twice at most) when the builder lost a
+/// cached step to another test's image removal in the same engine: the legacy builder's
+/// `unknown parent image ID`, `No such image: sha256:...` or `failed to get digest sha256:...:
+/// ... no such file or directory`, BuildKit's `parent snapshot sha256:... does not exist` on
+/// the containerd store. A race between this suite's parallel tests, not a learner's. `scripts/test-engine.sh` pins the lesson's shared
 /// steps under a tag so that the race is rare; this retry covers the steps a variant adds.
 pub fn build(ws: &Workspace, tag: &str) {
     let attempt = || docker_raw(&["build", "-q", "-t", tag, "."], Some(ws.path()));
@@ -467,6 +467,7 @@ pub fn build(ws: &Workspace, tag: &str) {
         err.contains("unknown parent image ID")
             || err.contains("No such image: sha256:")
             || (err.contains("failed to get digest sha256:") && err.contains("no such file"))
+            || (err.contains("parent snapshot sha256:") && err.contains("does not exist"))
     };
     let mut out = attempt();
     for _ in 0..2 {
