@@ -48,6 +48,26 @@ fn ok(what: &str, out: Output) -> String {
 
 struct OfflineEngine;
 
+/// `lab kit uninstall` when the test ends, passed or failed: an install starts the kit's
+/// registry, which would outlive a failed test (and the namespace) otherwise. Declared after
+/// the engine's guard, so it runs first.
+struct KitInstalled<'a> {
+    home: &'a Path,
+    here: &'a Path,
+}
+
+impl Drop for KitInstalled<'_> {
+    fn drop(&mut self) {
+        let lab = lab_bin();
+        let _ = offline(
+            self.home,
+            &lab.to_string_lossy(),
+            &["kit", "uninstall"],
+            self.here,
+        );
+    }
+}
+
 impl Drop for OfflineEngine {
     fn drop(&mut self) {
         let _ = Command::new("bash")
@@ -191,6 +211,7 @@ fn a_room_with_no_network_does_the_whole_lab_from_the_kit() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(800));
+    let _installed = KitInstalled { home: h, here };
     let lab_path = lab_bin();
     let out = offline(
         h,
