@@ -93,9 +93,30 @@ pub fn unreachable_bind(log: &str, container_port: u16) -> bool {
         .any(|addr| !addr.starts_with(&format!("0.0.0.0:{container_port}")))
 }
 
+/// How long a gunicorn whose log shows a bind out of reach is given to fail at its app before
+/// its log is read for a diagnosis. The bind is logged before the worker imports the app, and
+/// a failing import (a flag taken for the app's name, a wrong module) is the cause to report:
+/// `--bind 0.0.0.0:5000` in one array element leaves gunicorn on its default 127.0.0.1:8000
+/// for the second or so its worker takes to fail.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Wait (at most `within`) while the container runs with its log showing an unreachable bind,
+/// so that a worker that is about to fail has failed, and said why, before anyone reads the log.
+async fn settle(engine: &dyn Engine, id: &str, container_port: u16, within: std::time::Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < within {
+        let running = matches!(engine.container(id).await, Ok(Some(c)) if c.running);
+        let log = engine.logs_tail(id, 20).await.unwrap_or_default();
+        if !running || !unreachable_bind(&log, container_port) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// Probe a container's published port until the app answers, the deadline passes, the
 /// container stops running, or its log shows gunicorn bound out of reach (waiting out the
-/// deadline then would only delay the diagnosis).
+/// deadline then would only delay the diagnosis; the worker is given `SETTLE` to fail first).
 pub async fn probe_container(
     engine: &dyn Engine,
     id: &str,
@@ -112,19 +133,90 @@ pub async fn probe_container(
             _ => false,
         }
     };
-    crate::http::probe(
+    let probe = crate::http::probe(
         "127.0.0.1",
         host_port,
         &http.path,
         std::time::Duration::from_secs(http.deadline_secs),
         alive,
     )
-    .await
+    .await;
+    if crate::http::matches_expectation(http, &probe.last).is_err() {
+        settle(engine, id, container_port, SETTLE).await;
+    }
+    probe
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::fake::FakeEngine;
+
+    const BOUND_LOCAL: &str = "[INFO] Starting gunicorn 23.0.0\n[INFO] Listening at: http://127.0.0.1:8000 (1)\n[INFO] Booting worker with pid: 7\n";
+
+    fn running(fake: &FakeEngine, id: &str, log: &str) {
+        fake.containers
+            .lock()
+            .unwrap()
+            .push(crate::engine::Container {
+                id: id.into(),
+                running: true,
+                ..Default::default()
+            });
+        fake.logs.lock().unwrap().insert(id.into(), log.into());
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_fails_after_the_bind_is_logged_is_diagnosed_by_its_failure() {
+        let fake = std::sync::Arc::new(FakeEngine::default());
+        running(&fake, "c1", BOUND_LOCAL);
+        // Read at once, the log names only the bind.
+        let early = fake.logs_tail("c1", 20).await.unwrap();
+        assert!(probe::diagnose(&early, 0, 5000)
+            .unwrap()
+            .0
+            .contains("127.0.0.1"));
+        // The worker fails 300 ms later, as gunicorn's does when a flag is taken for the app.
+        let later = fake.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let failed = format!("{BOUND_LOCAL}ModuleNotFoundError: No module named '--bind 0'\n[INFO] Reason: Worker failed to boot.\n");
+            later.logs.lock().unwrap().insert("c1".into(), failed);
+            later.containers.lock().unwrap()[0].running = false;
+        });
+        let start = std::time::Instant::now();
+        settle(fake.as_ref(), "c1", 5000, std::time::Duration::from_secs(5)).await;
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(2),
+            "settled as soon as it stopped"
+        );
+        let log = fake.logs_tail("c1", 20).await.unwrap();
+        let (why, _) = probe::diagnose(&log, 3, 5000).unwrap();
+        assert!(why.contains("took a flag for the app's name"), "{why}");
+    }
+
+    #[tokio::test]
+    async fn a_settled_bind_waits_no_longer_than_its_bound_and_a_good_one_not_at_all() {
+        let fake = FakeEngine::default();
+        running(&fake, "local", BOUND_LOCAL);
+        let start = std::time::Instant::now();
+        settle(&fake, "local", 5000, std::time::Duration::from_millis(600)).await;
+        let waited = start.elapsed();
+        assert!(
+            waited >= std::time::Duration::from_millis(600),
+            "{waited:?}"
+        );
+        assert!(waited < std::time::Duration::from_secs(3), "{waited:?}");
+        // Bound where the published port reaches: nothing to wait for.
+        running(
+            &fake,
+            "good",
+            "[INFO] Listening at: http://0.0.0.0:5000 (1)\n",
+        );
+        let start = std::time::Instant::now();
+        settle(&fake, "good", 5000, std::time::Duration::from_secs(5)).await;
+        assert!(start.elapsed() < std::time::Duration::from_millis(500));
+    }
 
     #[test]
     fn an_unreachable_bind_is_read_from_the_gunicorn_log() {
